@@ -1,0 +1,1 @@
+"""amps, the Accessible Media Player Service."""

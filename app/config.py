@@ -1,0 +1,39 @@
+"""Settings: one pydantic-settings class, read from AMPS_* variables, overridden by CLI flags."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Each field is documented in README.md (a test checks)."""
+
+    model_config = SettingsConfigDict(env_prefix="AMPS_", extra="ignore")
+
+    media_dir: Path = Field(Path("media"), description="Where clips and the SQLite catalog live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the catalog; default SQLite in the media dir."
+    )
+    api_token: str | None = Field(
+        None,
+        description="Bearer token for writes; when unset, writes are accepted from loopback only.",
+    )
+    max_upload_bytes: int = Field(
+        2 * 1024**3, gt=0, description="Largest upload accepted, in bytes (413 past it)."
+    )
+    public_url: str | None = Field(
+        None, description="Absolute base URL used in records and embeds, e.g. https://media.example."
+    )
+    probe_timeout: float = Field(
+        30.0, gt=0, description="Seconds before an ffprobe/ffmpeg run on an upload is killed."
+    )
+    host: str = Field("127.0.0.1", description="Address `amps serve` listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `amps serve` listens on.")
+
+    @property
+    def catalog_url(self) -> str:
+        """The database URL, SQLite in the media dir unless one is set."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.media_dir / 'amps.sqlite3').resolve()}"
