@@ -1,0 +1,134 @@
+"""`amps`: a thin command line over the app factory and the library."""
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.config import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """AMPS_* variables, then the flags given on the command line."""
+    overrides = {"media_dir": getattr(args, "media_dir", None)}
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _library(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from app.catalog import Catalog
+    from app.library import Library
+    from app.storage import LocalStorage
+
+    settings = _settings(args)
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    library = Library(settings, Catalog(settings.catalog_url), LocalStorage(settings.media_dir))
+    library.start()
+    return library
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    # Flags win over the environment; the factory reads AMPS_* in each worker process.
+    for name in ("host", "port", "media_dir"):
+        value = getattr(args, name)
+        if value is not None:
+            os.environ[f"AMPS_{name.upper()}"] = str(value)
+    settings = Settings()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=False,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def probe(args: argparse.Namespace) -> int:
+    from app.probe import ProbeError, probe_file
+
+    settings = _settings(args)
+    failed = 0
+    results: dict[str, object] = {}
+    for name in args.files:
+        try:
+            results[name] = probe_file(Path(name), settings.probe_timeout).as_dict()
+        except (ProbeError, OSError) as exc:
+            results[name] = {"error": str(exc)}
+            failed += 1
+    json.dump(results, sys.stdout, indent=2)
+    print()
+    return 1 if failed else 0
+
+
+def import_dir(args: argparse.Namespace) -> int:
+    from app.problems import Problem
+
+    library = _library(args)
+    files = sorted(p for p in Path(args.directory).rglob("*") if p.is_file())
+    added = refused = 0
+    for path in files:
+        try:
+            media = library.add_file(path)
+        except Problem as exc:
+            print(f"skipped {path}: {exc.detail}", file=sys.stderr)
+            refused += 1
+            continue
+        print(f"added {path} as {media.id} ({media.kind}, {media.duration:.1f} s)")
+        added += 1
+    print(f"{added} added, {refused} skipped")
+    return 0 if files else 1
+
+
+def demo(args: argparse.Namespace) -> int:
+    from app.demo import add_demo
+
+    library = _library(args)
+    if args.if_empty and library.catalog.list(limit=1)[1]:
+        print("the library already has clips; no demo added")
+        return 0
+    media = add_demo(library)
+    print(f"added the demo clip {media.id}: /media/{media.id}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="amps", description="The Accessible Media Player Service")
+    commands = parser.add_subparsers(dest="command", required=True)
+    media_dir = {"type": Path, "default": None, "help": "library folder (AMPS_MEDIA_DIR)"}
+
+    run = commands.add_parser("serve", help="serve the web app and API")
+    run.add_argument("--host", default=None, help="address to listen on (AMPS_HOST, 127.0.0.1)")
+    run.add_argument("--port", type=int, default=None, help="port (AMPS_PORT, 8000)")
+    run.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
+    run.add_argument("--log-level", default="info")
+    run.set_defaults(func=serve)
+
+    inspect = commands.add_parser("probe", help="print what the service would record, as JSON")
+    inspect.add_argument("files", nargs="+", metavar="FILE")
+    inspect.set_defaults(func=probe)
+
+    add = commands.add_parser("import", help="add the audio and video files under DIR")
+    add.add_argument("directory", metavar="DIR")
+    add.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
+    add.set_defaults(func=import_dir)
+
+    make = commands.add_parser("demo", help="add the demo clip (with captions)")
+    make.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
+    make.add_argument("--if-empty", action="store_true", help="only when the library is empty")
+    make.set_defaults(func=demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

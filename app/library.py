@@ -1,0 +1,156 @@
+"""The one place that owns a clip's life: upload -> probe -> store -> record, and deletion."""
+
+import logging
+import re
+import secrets
+from pathlib import Path, PurePath
+
+import anyio.to_thread
+
+from app.catalog import Catalog, new_id
+from app.config import Settings
+from app.models import Media, Track
+from app.probe import ProbeError, ProbeResult, probe_file
+from app.problems import Problem
+from app.storage import PendingFile, Storage, media_key
+from app.uploads import ReceivedUpload
+
+log = logging.getLogger("amps")
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+MAX_TITLE = 300
+MAX_DESCRIPTION = 20_000
+COPY_CHUNK = 1024 * 1024
+
+
+def title_from(result: ProbeResult, filename: str | None) -> str:
+    """The clip's title when the uploader gave none: its tag, else its file name."""
+    tagged = result.tags.get("title", "").strip()
+    if tagged:
+        return tagged[:MAX_TITLE]
+    if filename:
+        stem = PurePath(filename.replace("\\", "/")).stem
+        cleaned = " ".join(re.sub(r"[\x00-\x1f\x7f_]+", " ", stem).split())
+        if cleaned:
+            return cleaned[:MAX_TITLE]
+    return "Untitled clip"
+
+
+def check_fields(fields: dict[str, str]) -> dict[str, str | None]:
+    """Validate the optional text fields of an upload, naming the field at fault."""
+    title = fields.get("title", "").strip()
+    description = fields.get("description", "").strip()
+    language = fields.get("language", "").strip() or None
+    if len(title) > MAX_TITLE:
+        raise Problem(422, f"The title is longer than {MAX_TITLE} characters.", field="title")
+    if len(description) > MAX_DESCRIPTION:
+        raise Problem(422, "The description is longer than 20,000 characters.", field="description")
+    if language is not None and not LANGUAGE_TAG.match(language):
+        raise Problem(422, "The language must be a tag like `en` or `pt-BR`.", field="language")
+    return {"title": title or None, "description": description, "language": language}
+
+
+class Library:
+    def __init__(self, settings: Settings, catalog: Catalog, storage: Storage) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.storage = storage
+
+    def start(self) -> None:
+        """Bring the catalog schema up to date and clear leftovers of interrupted writes."""
+        self.catalog.migrate()
+        removed = self.storage.sweep(self.catalog.storage_keys())
+        if removed:
+            log.info("removed %d leftover file(s) from interrupted writes", len(removed))
+
+    async def add_upload(self, received: ReceivedUpload) -> Media:
+        return await anyio.to_thread.run_sync(
+            self._add, received.pending, received.filename, received.fields
+        )
+
+    def add_file(self, path: Path, **fields: str) -> Media:
+        """Copy an existing file into the library (amps import, amps demo)."""
+        pending = self.storage.begin()
+        try:
+            with path.open("rb") as source:
+                while chunk := source.read(COPY_CHUNK):
+                    pending.write(chunk)
+        except BaseException:
+            self.storage.discard(pending)
+            raise
+        return self._add(pending, path.name, fields)
+
+    def _add(self, pending: PendingFile, filename: str | None, fields: dict[str, str]) -> Media:
+        try:
+            checked = check_fields(fields)
+            pending.flush()
+            result = probe_file(pending.path, self.settings.probe_timeout)
+        except ProbeError as exc:
+            self.storage.discard(pending)
+            raise Problem(exc.status, str(exc), field="file") from exc
+        except BaseException:
+            self.storage.discard(pending)
+            raise
+        media = self._record(result, pending, filename, checked)
+        self.storage.commit(pending, media.storage_key)
+        try:
+            return self.catalog.add(media)
+        except BaseException:
+            self.storage.delete(media.storage_key)
+            raise
+
+    @staticmethod
+    def _record(
+        result: ProbeResult, pending: PendingFile, filename: str | None, fields: dict[str, str | None]
+    ) -> Media:
+        media_id = new_id()
+        return Media(
+            id=media_id,
+            title=fields["title"] or title_from(result, filename),
+            description=fields["description"] or "",
+            language=fields["language"],
+            kind=result.kind,
+            status="ready",
+            duration=result.duration,
+            mime_type=result.mime_type,
+            size=pending.size,
+            width=result.width,
+            height=result.height,
+            bitrate=result.bitrate,
+            codecs=list(result.codecs),
+            tags=dict(result.tags),
+            storage_key=media_key(media_id, "original" + result.extension),
+            original_filename=PurePath((filename or "").replace("\\", "/")).name[:255] or None,
+            sha256=pending.digest,
+        )
+
+    def add_track(self, media_id: str, kind: str, srclang: str, label: str, vtt: str) -> Track:
+        """Store a WebVTT track and record it (the text is checked by the caller)."""
+        track_id = secrets.token_hex(8)
+        key = media_key(media_id, f"track-{track_id}.vtt")
+        self.storage.put_bytes(key, vtt.encode("utf-8"))
+        track = Track(
+            id=track_id, media_id=media_id, kind=kind, srclang=srclang, label=label, storage_key=key
+        )
+        try:
+            return self.catalog.add_track(track)
+        except BaseException:
+            self.storage.delete(key)
+            raise
+
+    def delete(self, media_id: str) -> bool:
+        """Forget the clip, then remove its files (a failed removal is swept later)."""
+        media = self.catalog.delete(media_id)
+        if media is None:
+            return False
+        for key in [media.storage_key, *(t.storage_key for t in media.tracks)]:
+            try:
+                self.storage.delete(key)
+            except OSError:
+                log.warning("could not remove %s; the start-up sweep will", key)
+        return True
+
+    def file_of(self, media: Media) -> Path | None:
+        """The clip's file on disk, or None when it has gone missing from storage."""
+        if not self.storage.exists(media.storage_key):
+            return None
+        return self.storage.local_path(media.storage_key)

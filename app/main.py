@@ -1,0 +1,45 @@
+"""The application factory: everything is built from a Settings object, never at import time."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from app import problems
+from app.catalog import Catalog
+from app.config import Settings
+from app.library import Library
+from app.routes import health, media, stream
+from app.storage import LocalStorage
+
+DESCRIPTION = """\
+amps probes audio and video clips, serves them as byte-range streams and renders an
+accessible player for them. Reads are public. Writes (`POST`, `PATCH`, `DELETE`) need
+`Authorization: Bearer $AMPS_API_TOKEN` when the server has a token, and come from the
+server's own machine when it has none. Errors are `application/problem+json` (RFC 9457).
+
+Upload a clip: `curl -F file=@clip.mp4 -F title="My clip" http://127.0.0.1:8000/api/media`
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog(settings.catalog_url)
+    library = Library(settings, catalog, LocalStorage(settings.media_dir))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(library.start)
+        yield
+        catalog.dispose()
+
+    app = FastAPI(title="amps", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.catalog = catalog
+    app.state.library = library
+    problems.install(app)
+    for module in (media, stream, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,84 @@
+"""API errors as RFC 9457 problem details: small named exceptions, turned into JSON in one place."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("amps")
+
+
+class Problem(Exception):
+    """An error with a sentence a person can act on."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.field = field
+        self.headers = headers
+
+
+def not_found(what: str = "clip") -> Problem:
+    return Problem(404, f"No {what} has this id. Check the link, or list clips at /api/media.")
+
+
+def problem_response(
+    status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+    body["detail"] = detail
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    errors = [
+        {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "msg": err["msg"]}
+        for err in exc.errors()
+    ]
+    sentence = "; ".join(f"{e['field'] or 'request'}: {e['msg']}" for e in errors)
+    return f"The request was not valid. {sentence}.", errors
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(exc.status, exc.detail, exc.headers, field=exc.field)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
+        if exc.status_code == 404 and detail is None:
+            detail = "Nothing is here. The API is described at /docs."
+        elif exc.status_code == 405:
+            detail = "This method is not allowed here. The API is described at /docs."
+        return problem_response(exc.status_code, str(detail), dict(exc.headers or {}))
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        detail, errors = _validation_detail(exc)
+        return problem_response(422, detail, errors=errors)
+
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(500, "Something went wrong on our side; it has been logged.")
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(Exception, on_crash)

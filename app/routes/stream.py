@@ -1,0 +1,61 @@
+"""The bytes of a clip and its tracks; the range rules live in app.streaming."""
+
+import anyio.to_thread
+from fastapi import APIRouter, Request, Response
+
+from app.deps import CatalogDep, LibraryDep
+from app.models import Media
+from app.problems import Problem
+from app.routes.media import find_media
+from app.streaming import preflight_response, stream_file
+
+router = APIRouter(tags=["streams"])
+TRACK_TYPE = "text/vtt; charset=utf-8"
+
+
+def gone(what: str = "clip's file") -> Problem:
+    return Problem(404, f"The {what} is not available any more.")
+
+
+def download_name(media: Media) -> str:
+    """A friendly file name: the title with the extension the probe chose."""
+    extension = media.storage_key.rpartition(".")[2]
+    return f"{media.title}.{extension}"
+
+
+@router.api_route("/media/{media_id}/stream", methods=["GET", "HEAD"], summary="The clip's bytes")
+async def stream_media(
+    media_id: str, request: Request, catalog: CatalogDep, library: LibraryDep, download: int = 0
+) -> Response:
+    """Byte ranges (RFC 9110), conditional requests, CORS. `?download=1` saves to disk."""
+    media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
+    path = await anyio.to_thread.run_sync(library.file_of, media)
+    if path is None:
+        raise gone()
+    return stream_file(
+        request,
+        path,
+        media_type=media.mime_type,
+        etag=media.sha256,
+        download_name=download_name(media) if download else None,
+    )
+
+
+@router.options("/media/{media_id}/stream", include_in_schema=False)
+async def stream_preflight(request: Request) -> Response:
+    return preflight_response(request)
+
+
+@router.api_route(
+    "/media/{media_id}/tracks/{track_file}", methods=["GET", "HEAD"], summary="A WebVTT track"
+)
+async def stream_track(
+    media_id: str, track_file: str, request: Request, catalog: CatalogDep, library: LibraryDep
+) -> Response:
+    media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
+    track_id, _, extension = track_file.partition(".")
+    track = next((t for t in media.tracks if t.id == track_id), None)
+    if track is None or extension != "vtt" or not library.storage.exists(track.storage_key):
+        raise gone("track")
+    path = library.storage.local_path(track.storage_key)
+    return stream_file(request, path, media_type=TRACK_TYPE)

@@ -1,0 +1,89 @@
+"""The API's JSON shapes, named by role (MediaPublic, MediaUpdate, ...)."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Kind = Literal["audio", "video"]
+Status = Literal["processing", "ready", "failed"]
+TrackKind = Literal["captions", "subtitles", "descriptions", "chapters"]
+
+
+class MediaUrls(BaseModel):
+    stream: str
+    download: str
+    embed: str
+    watch: str
+    poster: str
+    oembed: str
+    api: str
+
+
+class TrackPublic(BaseModel):
+    id: str
+    kind: TrackKind
+    srclang: str
+    label: str
+    url: str
+
+
+class MediaPublic(BaseModel):
+    id: str = Field(examples=["q3JkzX2b9vYw4Cq1mQeH0A"])
+    title: str = Field(examples=["Council meeting, 3 March"])
+    description: str = ""
+    language: str | None = Field(None, examples=["en"])
+    kind: Kind
+    status: Status
+    status_reason: str | None = None
+    duration: float = Field(examples=[205.0])
+    duration_text: str = Field(examples=["3:25"])
+    mime_type: str = Field(examples=["video/mp4"])
+    size: int = Field(examples=[2477505])
+    width: int | None = Field(None, examples=[1280])
+    height: int | None = Field(None, examples=[720])
+    bitrate: int | None = None
+    codecs: list[str] = Field(examples=[["h264", "aac"]])
+    tags: dict[str, str] = {}
+    created_at: datetime
+    updated_at: datetime
+    tracks: list[TrackPublic]
+    urls: MediaUrls
+
+
+class MediaPage(BaseModel):
+    items: list[MediaPublic]
+    total: int
+    offset: int
+    limit: int
+    next: str | None = Field(None, description="URL of the next page, if there is one.")
+
+
+class MediaUpdate(BaseModel):
+    """The fields a PATCH may change; anything else is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=300, examples=["A better title"])
+    description: str | None = Field(None, max_length=20_000)
+    language: str | None = Field(None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+    @field_validator("title", "description")
+    @classmethod
+    def not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("may be changed but not removed")
+        return value
+
+
+class ProblemDetail(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "failing"]
+    checks: dict[str, bool]
