@@ -1,10 +1,17 @@
 """Shared fixtures: test media generated once per machine, settings and apps per test."""
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests import media
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
+    from app.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA_CACHE = ROOT / ".cache" / "test-media"
@@ -15,3 +22,38 @@ def media_files() -> dict[str, Path]:
     """Every test format (see tests/media.py), each LENGTH seconds long."""
     assert media.have_ffmpeg(), "ffmpeg and ffprobe are needed: run `make install`"
     return media.make_all(MEDIA_CACHE)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their settings explicitly: no AMPS_* variable of the caller leaks in."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AMPS_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> "Settings":
+    from app.config import Settings
+
+    return Settings(media_dir=tmp_path / "media", max_upload_bytes=20 * 1024**2, probe_timeout=20)
+
+
+@pytest.fixture
+def client(settings: "Settings") -> Iterator["TestClient"]:
+    """The app on Starlette's TestClient, seen as a loopback client."""
+    from starlette.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as test_client:
+        yield test_client
+
+
+def stored_files(media_dir: Path) -> list[Path]:
+    """Every file in the library folder except the catalog's own database files."""
+    return sorted(
+        p for p in media_dir.rglob("*") if p.is_file() and not p.name.startswith("amps.sqlite3")
+    )

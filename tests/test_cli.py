@@ -1,0 +1,66 @@
+"""The `amps` command line, run as a user would (a subprocess of the installed entry point)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from app.catalog import Catalog
+from app.config import Settings
+from app.probe import probe_file
+from app.storage import LocalStorage
+from tests.media import LENGTH
+
+AMPS = [sys.executable, "-m", "app.cli"]
+
+
+def amps(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMPS_")}
+    return subprocess.run([*AMPS, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_probe_prints_what_the_service_records(media_files: dict[str, Path]) -> None:
+    path = media_files["vbr-no-xing.mp3"]
+    result = amps("probe", str(path))
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)[str(path)]
+    assert printed == json.loads(json.dumps(probe_file(path).as_dict()))
+    assert abs(printed["duration"] - LENGTH) < 0.1 and printed["duration_text"] == "3:25"
+
+
+def test_probe_reports_unreadable_files_and_fails(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.mp3"
+    junk.write_text("hello")
+    result = amps("probe", str(junk))
+    assert result.returncode == 1
+    assert json.loads(result.stdout)[str(junk)]["error"]
+
+
+def test_import_adds_media_and_skips_the_rest(media_files: dict[str, Path], tmp_path: Path) -> None:
+    source = tmp_path / "incoming"
+    (source / "sub").mkdir(parents=True)
+    shutil.copy(media_files["cbr.mp3"], source / "a.mp3")
+    shutil.copy(media_files["video.webm"], source / "sub" / "b.webm")
+    (source / "readme.txt").write_text("not media")
+    library = tmp_path / "library"
+    result = amps("import", str(source), "--media-dir", str(library))
+    assert result.returncode == 0, result.stderr
+    assert "2 added, 1 skipped" in result.stdout
+    items, total = Catalog(Settings(media_dir=library).catalog_url).list()
+    assert total == 2 and {m.kind for m in items} == {"audio", "video"}
+
+
+def test_demo_makes_a_captioned_clip_once(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    first = amps("demo", "--if-empty", "--media-dir", str(library))
+    assert first.returncode == 0, first.stderr
+    again = amps("demo", "--if-empty", "--media-dir", str(library))
+    assert "already has clips" in again.stdout
+    [clip], total = Catalog(Settings(media_dir=library).catalog_url).list()
+    assert total == 1 and clip.kind == "video" and abs(clip.duration - LENGTH) < 0.1
+    [track] = clip.tracks
+    assert (track.kind, track.srclang) == ("captions", "en")
+    vtt = LocalStorage(library).local_path(track.storage_key).read_text()
+    assert vtt.startswith("WEBVTT") and "-->" in vtt
