@@ -1,0 +1,238 @@
+"""The catalog: clip and track records in SQLite or PostgreSQL, behind one small synchronous API."""
+
+import contextlib
+import fcntl
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, func, select, text, union
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.types import String
+
+from app.models import STATUSES, Media, Track, utcnow
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{16,32}$"
+EDITABLE_FIELDS = frozenset({"title", "description", "language", "status", "status_reason"})
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class UnknownMedia(LookupError):
+    """A track was added to a clip that is not (or no longer) in the catalog."""
+
+
+def new_id() -> str:
+    """An unguessable, URL-safe id: 22 characters of [A-Za-z0-9_-]."""
+    return secrets.token_urlsafe(16)
+
+
+def escape_like(value: str) -> str:
+    """Make user input match literally inside a LIKE pattern escaped with a backslash."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class unicode_lower(FunctionElement[str]):
+    """lower() that folds all of Unicode: SQLite's built-in lower() only folds ASCII."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(unicode_lower)
+def _compile_lower(element: unicode_lower, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(unicode_lower, "sqlite")
+def _compile_lower_sqlite(element: unicode_lower, compiler: Any, **kw: Any) -> str:
+    return f"amps_lower({compiler.process(element.clauses, **kw)})"
+
+
+def _python_lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
+def _on_sqlite_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    # Take BEGIN out of the driver's hands (see _on_sqlite_begin), then set up the file for
+    # several processes: readers never block the writer in WAL, writers wait for each other.
+    dbapi_connection.isolation_level = None
+    dbapi_connection.create_function("amps_lower", 1, _python_lower, deterministic=True)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable against crashes in WAL; power loss may lose the last commits only.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(connection: Any) -> None:
+    # Writers take the write lock up front: a deferred transaction that reads and then writes
+    # fails at once with "database is locked" when another process wrote meanwhile.
+    if connection.get_execution_options().get("amps_write"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _make_engine(url: URL) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    in_memory = url.database in (None, "", ":memory:")
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        poolclass=StaticPool if in_memory else None,
+    )
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+class Catalog:
+    """Every clip and track record. Synchronous; each call uses its own short session."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self.engine = _make_engine(self.url)
+        self._write_engine = self.engine.execution_options(amps_write=True)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; safe to run from several processes at once."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+        config.set_main_option("path_separator", "os")
+        with self._migration_lock(), self._write_engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # Held until the end of the transaction the migration runs in.
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('amps-migrate'))"))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """On a SQLite file, a lock file next to it: the second process waits, then finds head."""
+        database = self.url.database
+        if self.url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+            yield
+            return
+        lock_path = Path(f"{database}.migrate-lock")
+        with lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def add(self, media: Media) -> Media:
+        with self._write() as session, session.begin():
+            session.add(media)
+            session.flush()
+            session.refresh(media)
+        return media
+
+    def get(self, media_id: str) -> Media | None:
+        with self._read() as session:
+            return session.get(Media, media_id)
+
+    def list(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        query: str | None = None,
+        status: str | None = None,
+    ) -> tuple[list[Media], int]:
+        """A page of clips, newest first, and how many match in all."""
+        if offset < 0 or limit < 0:
+            raise ValueError("offset and limit must not be negative")
+        conditions: list[ColumnElement[bool]] = []
+        if query:
+            pattern = f"%{escape_like(query.lower())}%"
+            conditions.append(unicode_lower(Media.title).like(pattern, escape="\\"))
+        if status is not None:
+            conditions.append(Media.status == status)
+        page = (
+            select(Media)
+            .where(*conditions)
+            .order_by(Media.created_at.desc(), Media.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        count = select(func.count()).select_from(Media).where(*conditions)
+        with self._read() as session, session.begin():
+            items = list(session.scalars(page))
+            total = session.scalar(count) or 0
+        return items, total
+
+    def update(self, media_id: str, **fields: object) -> Media | None:
+        """Change the editable fields of a clip; None when there is no such clip."""
+        unknown = set(fields) - EDITABLE_FIELDS
+        if unknown:
+            raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError(f"unknown status {fields['status']!r}")
+        with self._write() as session, session.begin():
+            media = session.get(Media, media_id)
+            if media is None:
+                return None
+            for name, value in fields.items():
+                setattr(media, name, value)
+            media.updated_at = utcnow()
+        return media
+
+    def delete(self, media_id: str) -> Media | None:
+        """Remove a clip and its tracks; returns the record so the caller can remove its files."""
+        with self._write() as session, session.begin():
+            media = session.get(Media, media_id)
+            if media is not None:
+                session.delete(media)
+        return media
+
+    def add_track(self, track: Track) -> Track:
+        with self._write() as session, session.begin():
+            if session.get(Media, track.media_id) is None:
+                raise UnknownMedia(track.media_id)
+            session.add(track)
+            session.flush()
+            session.refresh(track)
+        return track
+
+    def delete_track(self, media_id: str, track_id: str) -> Track | None:
+        with self._write() as session, session.begin():
+            track = session.get(Track, track_id)
+            if track is None or track.media_id != media_id:
+                return None
+            session.delete(track)
+        return track
+
+    def storage_keys(self) -> set[str]:
+        """Every storage key the catalog refers to, for the storage sweep."""
+        keys = union(select(Media.storage_key), select(Track.storage_key))
+        with self._read() as session:
+            return set(session.scalars(keys))
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError):
+            return False
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()

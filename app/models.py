@@ -1,0 +1,130 @@
+"""The catalog's tables: one row per clip (`Media`) and per text track (`Track`)."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+MEDIA_KINDS = ("audio", "video")
+STATUSES = ("processing", "ready", "failed")
+TRACK_KINDS = ("captions", "subtitles", "descriptions", "chapters")
+
+# Named constraints let later migrations alter them, SQLite batch mode included.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores it naive, as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: give it a timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Media(Base):
+    """One clip: what the probe found, where its bytes live, what the editor wrote about it."""
+
+    __tablename__ = "media"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", MEDIA_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", STATUSES), name="status"),
+        # Serves "newest first" pages; id breaks ties between equal timestamps.
+        Index("ix_media_created_at_id", "created_at", "id"),
+        Index("ix_media_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str | None] = mapped_column(String(35))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="processing")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    duration: Mapped[float] = mapped_column(Float)
+    mime_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    bitrate: Mapped[int | None] = mapped_column(BigInteger)
+    codecs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    storage_key: Mapped[str] = mapped_column(String(255))
+    original_filename: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    tracks: Mapped[list["Track"]] = relationship(
+        cascade="all, delete-orphan",
+        order_by="(Track.created_at, Track.id)",
+        lazy="selectin",
+        passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<Media {self.id} {self.kind} {self.status} {self.title!r}>"
+
+
+class Track(Base):
+    """A WebVTT text track of a clip: captions, subtitles, descriptions or chapters."""
+
+    __tablename__ = "tracks"
+    __table_args__ = (CheckConstraint(_one_of("kind", TRACK_KINDS), name="kind"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    media_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("media.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    srclang: Mapped[str] = mapped_column(String(35))
+    label: Mapped[str] = mapped_column(Text)
+    storage_key: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Track {self.id} {self.kind} {self.srclang} of {self.media_id}>"

@@ -1,0 +1,322 @@
+"""Where clip bytes live: atomic writes under keys laid out by id, never by the uploader's name."""
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+# A key is "<media id>/<file name>"; ids come from URLs upstream, so nothing else gets through.
+KEY_PATTERN = re.compile(r"(?P<id>[A-Za-z0-9_-]{16,32})/(?P<name>[a-z0-9][a-z0-9._-]{0,63})")
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,32}")
+FAN_OUT_PATTERN = re.compile(r"[A-Za-z0-9_-]{2}")
+TEMP_DIR = ".tmp"
+TEMP_PATTERN = re.compile(r"(?P<pid>[0-9]+)-[A-Za-z0-9_-]+\.part")
+TEMP_MAX_AGE = 24 * 3600.0
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class StorageError(Exception):
+    """The storage could not do what was asked."""
+
+
+class StorageFull(StorageError):
+    """No space (or quota) left while writing."""
+
+
+class InvalidKey(StorageError, ValueError):
+    """A key that is not "<id>/<name>" or would lead outside the storage root."""
+
+
+class MissingKey(StorageError, KeyError):
+    """No file is stored under the key."""
+
+
+def _storage_error(error: OSError, doing: str) -> StorageError:
+    if error.errno in _FULL_ERRNOS:
+        return StorageFull(f"no space left while {doing}")
+    return StorageError(f"{doing} failed: {error.strerror or error}")
+
+
+class PendingFile:
+    """A temp file being written: counts and hashes what goes through it."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self.size = 0
+        self._fd: int | None = fd
+        self._hash = hashlib.sha256()
+
+    @classmethod
+    def create(cls, path: Path) -> "PendingFile":
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            return cls(path, os.open(path, flags, 0o644))
+        except OSError as error:
+            raise _storage_error(error, "creating a temp file") from error
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of everything written so far, in hex."""
+        return self._hash.hexdigest()
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    def write(self, data: bytes) -> None:
+        if self._fd is None:
+            raise StorageError("write to a closed temp file")
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as error:
+            raise _storage_error(error, "writing") from error
+        self.size += len(data)
+        self._hash.update(data)
+
+    def flush(self) -> None:
+        """Nothing to do: writes go straight to the file (kept for file-like callers)."""
+
+    def sync(self) -> None:
+        """Flush to the disk, so a rename can never expose a short file after a crash."""
+        if self._fd is None:
+            raise StorageError("sync of a closed temp file")
+        try:
+            os.fsync(self._fd)
+        except OSError as error:
+            raise _storage_error(error, "syncing") from error
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.close(fd)
+            except OSError as error:
+                raise _storage_error(error, "closing a temp file") from error
+
+
+class Storage(Protocol):
+    def begin(self) -> PendingFile: ...
+    def commit(self, pending: PendingFile, key: str) -> None: ...
+    def discard(self, pending: PendingFile) -> None: ...
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+    def local_path(self, key: str) -> Path: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def sweep(self, known_keys: set[str]) -> list[str]: ...
+    def healthy(self) -> bool: ...
+
+
+def media_key(media_id: str, name: str) -> str:
+    """The key of a clip's file: media_key(id, "original.mp4") == f"{id}/original.mp4"."""
+    key = f"{media_id}/{name}"
+    check_key(key)
+    return key
+
+
+def check_key(key: str) -> tuple[str, str]:
+    """The (id, name) of a valid key; InvalidKey for anything else."""
+    match = KEY_PATTERN.fullmatch(key)
+    if match is None or ".." in key:
+        raise InvalidKey(f"not a storage key: {key!r}")
+    return match["id"], match["name"]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _age(path: Path, now: float) -> float:
+    """Seconds since path was last written; 0 when it is already gone."""
+    try:
+        return now - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+class LocalStorage:
+    """Files under root/<id[:2]>/<id>/<name>; temp files in root/.tmp on the same filesystem."""
+
+    def __init__(self, root: Path, *, orphan_grace: float = 300.0) -> None:
+        # Created once, at start-up; if it vanishes later (an unmounted volume), writes fail
+        # and healthy() says so, rather than silently filling the disk underneath.
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root.resolve()
+        self.orphan_grace = orphan_grace
+
+    def _path(self, key: str) -> Path:
+        media_id, name = check_key(key)
+        path = (self.root / media_id[:2] / media_id / name).resolve()
+        if not path.is_relative_to(self.root):
+            raise InvalidKey(f"key {key!r} leads outside the storage root")
+        return path
+
+    def begin(self) -> PendingFile:
+        temp_dir = self.root / TEMP_DIR
+        try:
+            temp_dir.mkdir(exist_ok=True)
+        except OSError as error:
+            raise _storage_error(error, "creating the temp directory") from error
+        return PendingFile.create(temp_dir / f"{os.getpid()}-{secrets.token_urlsafe(12)}.part")
+
+    def commit(self, pending: PendingFile, key: str) -> None:
+        """Make the temp file durable and move it under key, replacing what was there."""
+        path = self._path(key)
+        pending.sync()
+        pending.close()
+        # Another process may remove the empty directories between our mkdir and rename.
+        for attempt in range(3):
+            try:
+                self._make_parents(path)
+                os.replace(pending.path, path)
+                break
+            except FileNotFoundError as error:
+                if attempt == 2 or not pending.path.exists():
+                    raise _storage_error(error, f"storing {key}") from error
+            except OSError as error:
+                raise _storage_error(error, f"storing {key}") from error
+        try:
+            _fsync_dir(path.parent)
+        except OSError as error:
+            raise _storage_error(error, f"syncing {key}") from error
+
+    def _make_parents(self, path: Path) -> None:
+        """Create missing directories down to path's parent, each made durable in its parent."""
+        for directory in (path.parent.parent, path.parent):
+            try:
+                directory.mkdir()
+            except FileExistsError:
+                continue
+            _fsync_dir(directory.parent)
+
+    def discard(self, pending: PendingFile) -> None:
+        with contextlib.suppress(StorageError):
+            pending.close()
+        pending.path.unlink(missing_ok=True)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._path(key)
+        pending = self.begin()
+        try:
+            pending.write(data)
+            self.commit(pending, key)
+        except BaseException:
+            self.discard(pending)
+            raise
+
+    def local_path(self, key: str) -> Path:
+        path = self._path(key)
+        if not path.is_file():
+            raise MissingKey(key)
+        return path
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        self._remove_empty(path.parent)
+        self._remove_empty(path.parent.parent)
+
+    def _remove_empty(self, directory: Path) -> bool:
+        if directory == self.root:
+            return False
+        try:
+            directory.rmdir()
+        except OSError:  # not empty, or already gone
+            return False
+        return True
+
+    def sweep(self, known_keys: set[str]) -> list[str]:
+        """Remove dead uploads' temp files and old files no record refers to.
+
+        A file under the id of a known key is kept (posters, renditions...). Files younger than
+        orphan_grace are kept too: another process may be between its rename and its insert.
+        Returns the keys removed, and ".tmp/<name>" for temp files.
+        """
+        now = time.time()
+        removed = self._sweep_temp(now)
+        known_ids = {key.partition("/")[0] for key in known_keys}
+        for fan_out in self._dirs(self.root):
+            if not FAN_OUT_PATTERN.fullmatch(fan_out.name):
+                continue
+            for media_dir in self._dirs(fan_out):
+                media_id = media_dir.name
+                if not ID_PATTERN.fullmatch(media_id) or not media_id.startswith(fan_out.name):
+                    continue
+                if media_id not in known_ids:
+                    removed += self._sweep_orphans(media_dir, known_keys, now)
+                self._remove_empty(media_dir)
+            self._remove_empty(fan_out)
+        return removed
+
+    def _sweep_temp(self, now: float) -> list[str]:
+        removed = []
+        for entry in self._files(self.root / TEMP_DIR):
+            age = _age(entry, now)
+            match = TEMP_PATTERN.fullmatch(entry.name)
+            dead = match is not None and not _pid_alive(int(match["pid"]))
+            # A dead pid may belong to another PID namespace sharing the volume: wait a little.
+            if age > TEMP_MAX_AGE or (dead and age > self.orphan_grace):
+                entry.unlink(missing_ok=True)
+                removed.append(f"{TEMP_DIR}/{entry.name}")
+        return removed
+
+    def _sweep_orphans(self, media_dir: Path, known_keys: set[str], now: float) -> list[str]:
+        removed = []
+        for entry in self._files(media_dir):
+            key = f"{media_dir.name}/{entry.name}"
+            if not KEY_PATTERN.fullmatch(key) or key in known_keys:
+                continue
+            if _age(entry, now) > self.orphan_grace:
+                entry.unlink(missing_ok=True)
+                removed.append(key)
+        return removed
+
+    @staticmethod
+    def _dirs(directory: Path) -> list[Path]:
+        try:
+            return [p for p in directory.iterdir() if p.is_dir() and not p.is_symlink()]
+        except FileNotFoundError:
+            return []
+
+    @staticmethod
+    def _files(directory: Path) -> list[Path]:
+        try:
+            return [p for p in directory.iterdir() if p.is_file() and not p.is_symlink()]
+        except FileNotFoundError:
+            return []
+
+    def healthy(self) -> bool:
+        """The root is a directory we can write to (checked by writing, not by asking)."""
+        try:
+            pending = self.begin()
+        except StorageError:
+            return False
+        self.discard(pending)
+        return True
+
+
+if TYPE_CHECKING:
+    _implements: type[Storage] = LocalStorage
