@@ -17,7 +17,7 @@ RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels \
     && useradd --system --uid 10001 --home-dir /data amps \
     && mkdir -p /data && chown amps /data
 COPY static /app/static
-USER amps
+USER 10001
 WORKDIR /app
 ENV AMPS_MEDIA_DIR=/data AMPS_HOST=0.0.0.0 AMPS_PORT=8000
 VOLUME ["/data"]

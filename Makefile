@@ -30,6 +30,7 @@ lint: install
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 test: install lint
 	$(BIN)/pytest

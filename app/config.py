@@ -23,7 +23,8 @@ class Settings(BaseSettings):
         2 * 1024**3, gt=0, description="Largest upload accepted, in bytes (413 past it)."
     )
     public_url: str | None = Field(
-        None, description="Absolute base URL used in records and embeds, e.g. https://media.example."
+        None,
+        description="Absolute base URL used in records and embeds, e.g. https://media.example.",
     )
     probe_timeout: float = Field(
         30.0, gt=0, description="Seconds before an ffprobe/ffmpeg run on an upload is killed."

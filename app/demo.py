@@ -23,8 +23,8 @@ LINES = [
 
 
 def vtt_time(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}.{int(seconds * 1000) % 1000:03d}"
+    whole, millis = divmod(round(seconds * 1000), 1000)
+    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}.{millis:03d}"
 
 
 def demo_captions(length: int = LENGTH, step: int = 5) -> str:

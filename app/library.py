@@ -100,7 +100,10 @@ class Library:
 
     @staticmethod
     def _record(
-        result: ProbeResult, pending: PendingFile, filename: str | None, fields: dict[str, str | None]
+        result: ProbeResult,
+        pending: PendingFile,
+        filename: str | None,
+        fields: dict[str, str | None],
     ) -> Media:
         media_id = new_id()
         return Media(

@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import secrets
+import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -15,7 +16,7 @@ KEY_PATTERN = re.compile(r"(?P<id>[A-Za-z0-9_-]{16,32})/(?P<name>[a-z0-9][a-z0-9
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,32}")
 FAN_OUT_PATTERN = re.compile(r"[A-Za-z0-9_-]{2}")
 TEMP_DIR = ".tmp"
-TEMP_PATTERN = re.compile(r"(?P<pid>[0-9]+)-[A-Za-z0-9_-]+\.part")
+TEMP_PATTERN = re.compile(r"(?P<host>[a-z0-9-]*)\.(?P<pid>[0-9]+)-[A-Za-z0-9_-]+\.part")
 TEMP_MAX_AGE = 24 * 3600.0
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -144,6 +145,11 @@ def _age(path: Path, now: float) -> float:
         return 0.0
 
 
+def host_tag() -> str:
+    """This machine's name, reduced to what a temp file name may hold."""
+    return re.sub(r"[^a-z0-9-]", "", socket.gethostname().lower())[:63]
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -177,7 +183,8 @@ class LocalStorage:
             temp_dir.mkdir(exist_ok=True)
         except OSError as error:
             raise _storage_error(error, "creating the temp directory") from error
-        return PendingFile.create(temp_dir / f"{os.getpid()}-{secrets.token_urlsafe(12)}.part")
+        name = f"{host_tag()}.{os.getpid()}-{secrets.token_urlsafe(12)}.part"
+        return PendingFile.create(temp_dir / name)
 
     def commit(self, pending: PendingFile, key: str) -> None:
         """Make the temp file durable and move it under key, replacing what was there."""
@@ -276,9 +283,11 @@ class LocalStorage:
         for entry in self._files(self.root / TEMP_DIR):
             age = _age(entry, now)
             match = TEMP_PATTERN.fullmatch(entry.name)
+            ours = match is not None and match["host"] == host_tag()
             dead = match is not None and not _pid_alive(int(match["pid"]))
-            # A dead pid may belong to another PID namespace sharing the volume: wait a little.
-            if age > TEMP_MAX_AGE or (dead and age > self.orphan_grace):
+            # A pid of another host (a container sharing the volume) is not ours to judge
+            # at once: its temp files go after the grace period, ours as soon as the pid is dead.
+            if age > TEMP_MAX_AGE or (dead and (ours or age > self.orphan_grace)):
                 entry.unlink(missing_ok=True)
                 removed.append(f"{TEMP_DIR}/{entry.name}")
         return removed

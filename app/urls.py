@@ -32,7 +32,7 @@ def public_record(media: Media, base: str) -> MediaPublic:
     tracks = [
         TrackPublic(
             id=t.id,
-            kind=t.kind,  # type: ignore[arg-type]
+            kind=t.kind,
             srclang=t.srclang,
             label=t.label,
             url=f"{urls.watch}/tracks/{t.id}.vtt",
@@ -44,8 +44,8 @@ def public_record(media: Media, base: str) -> MediaPublic:
         title=media.title,
         description=media.description,
         language=media.language,
-        kind=media.kind,  # type: ignore[arg-type]
-        status=media.status,  # type: ignore[arg-type]
+        kind=media.kind,
+        status=media.status,
         status_reason=media.status_reason,
         duration=media.duration,
         duration_text=format_duration(media.duration),

@@ -37,7 +37,9 @@ def assert_nothing_kept(client: TestClient, settings: Settings) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_upload_records_probe_results(client: TestClient, media_files: dict[str, Path], name: str) -> None:
+def test_upload_records_probe_results(
+    client: TestClient, media_files: dict[str, Path], name: str
+) -> None:
     response = upload(client, media_files[name], title="A clip")
     assert response.status_code == 201, response.text
     record = response.json()
@@ -65,7 +67,9 @@ def test_upload_stores_file_by_id_not_by_name(
     assert stored.read_bytes() == media_files["cbr.mp3"].read_bytes()
 
 
-def test_upload_title_defaults_to_file_name(client: TestClient, media_files: dict[str, Path]) -> None:
+def test_upload_title_defaults_to_file_name(
+    client: TestClient, media_files: dict[str, Path]
+) -> None:
     record = upload(client, media_files["audio.wav"], name="Council_meeting 3 March.wav").json()
     assert record["title"] == "Council meeting 3 March"
 
@@ -155,7 +159,9 @@ def test_upload_without_a_file_field_is_a_clear_400(client: TestClient) -> None:
 
 
 def test_upload_that_is_not_multipart_is_a_clear_400(client: TestClient) -> None:
-    response = client.post("/api/media", content=b"\x00" * 10, headers={"content-type": "audio/mpeg"})
+    response = client.post(
+        "/api/media", content=b"\x00" * 10, headers={"content-type": "audio/mpeg"}
+    )
     assert response.status_code == 400
     assert "multipart/form-data" in response.json()["detail"]
 
@@ -169,7 +175,9 @@ def test_upload_with_a_bad_language_names_the_field(
     assert_nothing_kept(client, settings)
 
 
-def test_writes_need_the_token_when_one_is_set(tmp_path: Path, media_files: dict[str, Path]) -> None:
+def test_writes_need_the_token_when_one_is_set(
+    tmp_path: Path, media_files: dict[str, Path]
+) -> None:
     settings = Settings(media_dir=tmp_path / "m", api_token="s3cret")
     with TestClient(create_app(settings), client=("127.0.0.1", 1)) as client:
         missing = upload(client, media_files["cbr.mp3"])
@@ -223,7 +231,9 @@ def test_unknown_ids_are_404_problems(client: TestClient, bad_id: str) -> None:
         assert response.headers["content-type"] == PROBLEM
 
 
-def test_patch_changes_title_and_description(client: TestClient, media_files: dict[str, Path]) -> None:
+def test_patch_changes_title_and_description(
+    client: TestClient, media_files: dict[str, Path]
+) -> None:
     media_id = upload(client, media_files["cbr.mp3"]).json()["id"]
     response = client.patch(f"/api/media/{media_id}", json={"title": "New", "description": "D"})
     assert response.status_code == 200
@@ -240,7 +250,9 @@ def test_patch_refuses_what_it_cannot_change(
     assert response.headers["content-type"] == PROBLEM
 
 
-def test_patch_with_broken_json_is_a_problem(client: TestClient, media_files: dict[str, Path]) -> None:
+def test_patch_with_broken_json_is_a_problem(
+    client: TestClient, media_files: dict[str, Path]
+) -> None:
     media_id = upload(client, media_files["cbr.mp3"]).json()["id"]
     response = client.patch(
         f"/api/media/{media_id}", content=b"{not json", headers={"content-type": "application/json"}
@@ -269,7 +281,9 @@ def test_stream_serves_the_stored_bytes(client: TestClient, media_files: dict[st
     assert part.status_code == 206 and part.content == data[100:200]
 
 
-def test_head_on_stream_gives_headers_only(client: TestClient, media_files: dict[str, Path]) -> None:
+def test_head_on_stream_gives_headers_only(
+    client: TestClient, media_files: dict[str, Path]
+) -> None:
     record = upload(client, media_files["cbr.mp3"]).json()
     response = client.head(record["urls"]["stream"])
     assert response.status_code == 200
@@ -306,7 +320,9 @@ def test_healthz_reports_each_check(client: TestClient) -> None:
 def test_openapi_documents_the_upload(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     upload_op = spec["paths"]["/api/media"]["post"]
-    assert "file" in upload_op["requestBody"]["content"]["multipart/form-data"]["schema"]["required"]
+    assert (
+        "file" in upload_op["requestBody"]["content"]["multipart/form-data"]["schema"]["required"]
+    )
     assert "413" in upload_op["responses"] and "415" in upload_op["responses"]
     assert client.get("/docs").status_code == 200
 

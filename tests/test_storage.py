@@ -13,12 +13,15 @@ from app.storage import (
     PendingFile,
     StorageError,
     StorageFull,
+    host_tag,
     media_key,
 )
 
 ID = "AbCdEfGhIjKlMnOpQrStUv"
 OTHER_ID = "Zz_-0123456789abcdefgh"
 KEY = f"{ID}/original.mp4"
+
+HOST = host_tag()
 
 
 @pytest.fixture
@@ -72,10 +75,10 @@ def test_pending_is_readable_before_commit(storage: LocalStorage) -> None:
     storage.discard(pending)
 
 
-def test_temp_files_live_in_root_tmp_named_by_pid(storage: LocalStorage) -> None:
+def test_temp_files_live_in_root_tmp_named_by_host_and_pid(storage: LocalStorage) -> None:
     pending = storage.begin()
     assert pending.path.parent == storage.root / ".tmp"
-    assert pending.path.name.startswith(f"{os.getpid()}-")
+    assert pending.path.name.startswith(f"{HOST}.{os.getpid()}-")
     assert pending.path.suffix == ".part"
     storage.discard(pending)
 
@@ -237,19 +240,26 @@ def test_delete_is_idempotent(storage: LocalStorage) -> None:
     storage.delete(KEY)
 
 
-def test_sweep_removes_temp_of_dead_process(storage: LocalStorage) -> None:
+def test_sweep_removes_temp_of_dead_process_on_this_host_at_once(storage: LocalStorage) -> None:
     (storage.root / ".tmp").mkdir()
-    temp = storage.root / ".tmp" / f"{dead_pid()}-abc.part"
+    temp = storage.root / ".tmp" / f"{HOST}.{dead_pid()}-abc.part"
     temp.write_bytes(b"crashed upload")
-    age(temp, 600)
     assert storage.sweep(set()) == [f".tmp/{temp.name}"]
     assert not temp.exists()
 
 
-def test_sweep_keeps_just_written_temp_of_dead_process(storage: LocalStorage) -> None:
-    # The pid may live in another PID namespace sharing the volume (containers).
+def test_sweep_removes_old_temp_of_dead_process_on_another_host(storage: LocalStorage) -> None:
     (storage.root / ".tmp").mkdir()
-    temp = storage.root / ".tmp" / f"{dead_pid()}-abc.part"
+    temp = storage.root / ".tmp" / f"otherbox.{dead_pid()}-abc.part"
+    temp.write_bytes(b"crashed upload")
+    age(temp, 600)
+    assert storage.sweep(set()) == [f".tmp/{temp.name}"]
+
+
+def test_sweep_keeps_young_temp_of_a_pid_on_another_host(storage: LocalStorage) -> None:
+    # That pid lives in another PID namespace sharing the volume (a container).
+    (storage.root / ".tmp").mkdir()
+    temp = storage.root / ".tmp" / f"otherbox.{dead_pid()}-abc.part"
     temp.write_bytes(b"upload")
     assert storage.sweep(set()) == []
     assert temp.exists()

@@ -122,8 +122,6 @@ async def delete_media(
     media_id: str, request: Request, library: LibraryDep, settings: SettingsDep
 ) -> Response:
     check_writer(request, settings.api_token)
-    if not VALID_ID.match(media_id) or not await anyio.to_thread.run_sync(
-        library.delete, media_id
-    ):
+    if not VALID_ID.match(media_id) or not await anyio.to_thread.run_sync(library.delete, media_id):
         raise not_found()
     return Response(status_code=204)

@@ -23,7 +23,14 @@ def download_name(media: Media) -> str:
     return f"{media.title}.{extension}"
 
 
-@router.api_route("/media/{media_id}/stream", methods=["GET", "HEAD"], summary="The clip's bytes")
+STREAM = "/media/{media_id}/stream"
+TRACK = "/media/{media_id}/tracks/{track_file}"
+
+
+# GET and HEAD registered apart: FastAPI answers HEAD with 405 otherwise, and one route
+# with both methods gives OpenAPI a duplicate operation id.
+@router.head(STREAM, operation_id="head_stream", summary="The clip's headers")
+@router.get(STREAM, operation_id="get_stream", summary="The clip's bytes")
 async def stream_media(
     media_id: str, request: Request, catalog: CatalogDep, library: LibraryDep, download: int = 0
 ) -> Response:
@@ -41,14 +48,13 @@ async def stream_media(
     )
 
 
-@router.options("/media/{media_id}/stream", include_in_schema=False)
+@router.options(STREAM, include_in_schema=False)
 async def stream_preflight(request: Request) -> Response:
     return preflight_response(request)
 
 
-@router.api_route(
-    "/media/{media_id}/tracks/{track_file}", methods=["GET", "HEAD"], summary="A WebVTT track"
-)
+@router.head(TRACK, operation_id="head_track", summary="A WebVTT track's headers")
+@router.get(TRACK, operation_id="get_track", summary="A WebVTT track")
 async def stream_track(
     media_id: str, track_file: str, request: Request, catalog: CatalogDep, library: LibraryDep
 ) -> Response:
