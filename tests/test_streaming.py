@@ -1,0 +1,642 @@
+"""Byte ranges, validators, 304/412/416, CORS and downloads, served by app.streaming."""
+
+import hashlib
+import os
+import random
+import re
+from collections.abc import Iterator
+from email.utils import formatdate
+from pathlib import Path
+from urllib.parse import unquote
+
+import anyio
+import httpx2 as httpx
+import pytest
+from fastapi import FastAPI
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from starlette.types import Message, Scope
+
+from app.streaming import DEFAULT_CACHE_CONTROL, MAX_RANGES, preflight_response, stream_file
+
+DATA = random.Random(9110).randbytes(300_007)
+SIZE = len(DATA)
+ETAG = hashlib.sha256(DATA).hexdigest()
+QUOTED_ETAG = f'"{ETAG}"'
+MTIME = 1_700_000_000  # the file's mtime is MTIME + 0.75: Last-Modified says MTIME
+LAST_MODIFIED = formatdate(MTIME, usegmt=True)
+LAST_MODIFIED_RFC850 = "Tuesday, 14-Nov-23 22:13:20 GMT"
+FUZZ = settings(max_examples=300, deadline=None)
+
+
+def write_clip(path: Path, data: bytes = DATA) -> Path:
+    path.write_bytes(data)
+    os.utime(path, (MTIME + 0.75, MTIME + 0.75))
+    return path
+
+
+def create_app(
+    path: Path, etag: str | None = None, cache_control: str = DEFAULT_CACHE_CONTROL
+) -> Starlette:
+    async def stream(request: Request) -> Response:
+        name = request.query_params.get("name")
+        return stream_file(
+            request,
+            path,
+            media_type="video/mp4",
+            etag=etag,
+            download_name=name,
+            cache_control=cache_control,
+        )
+
+    async def preflight(request: Request) -> Response:
+        return preflight_response(request)
+
+    return Starlette(
+        routes=[
+            Route("/clip", stream, methods=["GET", "HEAD"]),
+            Route("/clip", preflight, methods=["OPTIONS"]),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    path = write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4")
+    with TestClient(create_app(path, etag=ETAG)) as client:
+        yield client
+
+
+def get(client: TestClient, method: str = "GET", **headers: str | bytes) -> httpx.Response:
+    fields = {
+        name.replace("_", "-").encode(): value if isinstance(value, bytes) else value.encode()
+        for name, value in headers.items()
+    }
+    return client.request(method, "/clip", headers=fields)
+
+
+def content_range(value: str) -> tuple[int, int]:
+    match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", value)
+    assert match, value
+    start, end, total = map(int, match.groups())
+    assert start <= end < total == SIZE
+    return start, end
+
+
+def byteranges(response: httpx.Response) -> list[tuple[int, int]]:
+    """Checks a multipart/byteranges body part by part against DATA; returns its ranges."""
+    content_type, _, boundary = response.headers["content-type"].partition("; boundary=")
+    assert content_type == "multipart/byteranges"
+    delimiter, body, pos = f"--{boundary}".encode(), response.content, 0
+    ranges: list[tuple[int, int]] = []
+    while body.startswith(delimiter + b"\r\n", pos):
+        head_end = body.index(b"\r\n\r\n", pos)
+        lines = body[pos:head_end].decode("latin-1").split("\r\n")[1:]
+        fields = dict(line.split(": ", 1) for line in lines)
+        assert fields["Content-Type"] == "video/mp4"
+        start, end = content_range(fields["Content-Range"])
+        pos = head_end + 4 + end - start + 1
+        assert body[head_end + 4 : pos] == DATA[start : end + 1]
+        assert body[pos : pos + 2] == b"\r\n"
+        pos, ranges = pos + 2, [*ranges, (start, end)]
+    assert body[pos:] == delimiter + b"--"
+    assert len(ranges) >= 2
+    return ranges
+
+
+def check_rules(response: httpx.Response) -> None:
+    """What must hold for any Range: 200 whole, 206 exact bytes, 416 with bytes */N."""
+    assert response.status_code in {200, 206, 416}
+    event(f"status {response.status_code}")
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert response.headers["accept-ranges"] == "bytes"
+    if response.status_code == 200:
+        assert response.content == DATA
+    elif response.status_code == 416:
+        assert response.headers["content-range"] == f"bytes */{SIZE}"
+    elif response.headers["content-type"].startswith("multipart/"):
+        byteranges(response)
+    else:
+        start, end = content_range(response.headers["content-range"])
+        assert response.content == DATA[start : end + 1]
+
+
+def test_whole_file_gives_200_with_validators_and_safety_headers(client: TestClient) -> None:
+    response = get(client)
+    assert response.status_code == 200
+    assert response.content == DATA
+    assert response.headers["content-length"] == str(SIZE)
+    assert response.headers["content-type"] == "video/mp4"
+    assert response.headers["etag"] == QUOTED_ETAG
+    assert response.headers["last-modified"] == LAST_MODIFIED
+    assert response.headers["accept-ranges"] == "bytes"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == DEFAULT_CACHE_CONTROL
+    assert "content-disposition" not in response.headers
+    assert "vary" not in response.headers
+
+
+def test_cors_headers_on_every_status(client: TestClient) -> None:
+    for headers in (
+        {},
+        {"range": "bytes=0-9"},
+        {"range": "bytes=9999999-"},
+        {"if-none-match": "*"},
+    ):
+        response = get(client, **headers)
+        assert response.headers["access-control-allow-origin"] == "*"
+        exposed = {h.strip() for h in response.headers["access-control-expose-headers"].split(",")}
+        assert exposed == {"Content-Range", "Content-Length", "Accept-Ranges", "ETag"}
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_single_range_gives_206_with_content_range(client: TestClient) -> None:
+    response = get(client, range="bytes=100-1099")
+    assert response.status_code == 206
+    assert response.headers["content-range"] == f"bytes 100-1099/{SIZE}"
+    assert response.headers["content-length"] == "1000"
+    assert response.headers["content-type"] == "video/mp4"
+    assert response.content == DATA[100:1100]
+
+
+def test_open_range_runs_to_the_end(client: TestClient) -> None:
+    response = get(client, range="bytes=500-")
+    assert response.status_code == 206
+    assert response.headers["content-range"] == f"bytes 500-{SIZE - 1}/{SIZE}"
+    assert response.content == DATA[500:]
+
+
+def test_suffix_range_gives_the_last_bytes(client: TestClient) -> None:
+    response = get(client, range="bytes=-500")
+    assert response.status_code == 206
+    assert response.headers["content-range"] == f"bytes {SIZE - 500}-{SIZE - 1}/{SIZE}"
+    assert response.content == DATA[-500:]
+
+
+def test_suffix_longer_than_the_file_gives_all_of_it(client: TestClient) -> None:
+    response = get(client, range=f"bytes=-{SIZE * 3}")
+    assert response.status_code == 206
+    assert response.headers["content-range"] == f"bytes 0-{SIZE - 1}/{SIZE}"
+    assert response.content == DATA
+
+
+def test_range_end_past_the_file_is_clamped(client: TestClient) -> None:
+    response = get(client, range=f"bytes={SIZE - 10}-{SIZE * 2}")
+    assert response.status_code == 206
+    assert response.headers["content-range"] == f"bytes {SIZE - 10}-{SIZE - 1}/{SIZE}"
+    assert response.content == DATA[-10:]
+
+
+def test_huge_numbers_are_no_trouble(client: TestClient) -> None:
+    assert get(client, range=f"bytes=0-{'9' * 5000}").content == DATA
+    assert get(client, range=f"bytes={'9' * 5000}-").status_code == 416
+    assert get(client, range=f"bytes=-{'9' * 5000}").status_code == 206
+
+
+def test_multi_range_gives_multipart_byteranges(client: TestClient) -> None:
+    response = get(client, range="bytes=0-99, 1000-1999,-50")
+    assert response.status_code == 206
+    assert byteranges(response) == [(0, 99), (1000, 1999), (SIZE - 50, SIZE - 1)]
+    assert int(response.headers["content-length"]) == len(response.content)
+
+
+def test_overlapping_ranges_are_coalesced(client: TestClient) -> None:
+    response = get(client, range="bytes=0-99,50-199,1000-1009,1005-1019")
+    assert byteranges(response) == [(0, 199), (1000, 1019)]
+
+
+def test_partly_unsatisfiable_multi_range_serves_the_satisfiable_parts(client: TestClient) -> None:
+    response = get(client, range=f"bytes=0-9,{SIZE}-{SIZE + 9},-0,200-209")
+    assert response.status_code == 206
+    assert byteranges(response) == [(0, 9), (200, 209)]
+
+
+def test_one_satisfiable_range_left_gives_a_plain_206(client: TestClient) -> None:
+    response = get(client, range=f"bytes={SIZE + 5}-,10-19")
+    assert response.status_code == 206
+    assert response.headers["content-range"] == f"bytes 10-19/{SIZE}"
+    assert response.content == DATA[10:20]
+
+
+@pytest.mark.parametrize("spec", [f"{SIZE}-", f"{SIZE + 100}-{SIZE + 200}", "-0", f"{SIZE}-,-0"])
+def test_range_past_end_gives_416_with_content_range(client: TestClient, spec: str) -> None:
+    response = get(client, range=f"bytes={spec}")
+    assert response.status_code == 416
+    assert response.headers["content-range"] == f"bytes */{SIZE}"
+    assert response.headers["etag"] == QUOTED_ETAG
+    assert response.content == b""
+
+
+MALFORMED = [
+    "bytes",
+    "bytes=",
+    "bytes=,",
+    "bytes=-",
+    "bytes=a-b",
+    "bytes=1-2-3",
+    "bytes=--5",
+    "bytes=+1-5",
+    "bytes=1_0-20",
+    "bytes=0x10-20",
+    "bytes=1 - 5",
+    "bytes =0-5",
+    "bytes=0-5;x",
+    "bytes=0-5, garbage",
+    "=0-5",
+    "0-5",
+    "garbage",
+    "",
+    "bytes=\u0663-5",  # Arabic-Indic three: int() would take it
+]
+
+
+@pytest.mark.parametrize("value", MALFORMED)
+def test_malformed_range_is_ignored(client: TestClient, value: str) -> None:
+    response = get(client, range=value.encode())
+    assert response.status_code == 200
+    assert response.content == DATA
+
+
+@pytest.mark.parametrize("value", ["items=0-1", "lines=0-5", "none", "bytes2=0-1"])
+def test_unknown_range_unit_is_ignored(client: TestClient, value: str) -> None:
+    response = get(client, range=value)
+    assert response.status_code == 200
+    assert response.content == DATA
+
+
+def test_range_unit_is_case_insensitive(client: TestClient) -> None:
+    assert get(client, range="BYTES=0-0").content == DATA[:1]
+
+
+@pytest.mark.parametrize("value", ["bytes=5-4", "bytes=0-1,5-4", f"bytes={SIZE + 9}-{SIZE + 1}"])
+def test_last_before_first_voids_the_range(client: TestClient, value: str) -> None:
+    response = get(client, range=value)
+    assert response.status_code == 200
+    assert response.content == DATA
+
+
+def test_empty_list_elements_are_allowed(client: TestClient) -> None:
+    response = get(client, range="bytes=,0-9,,")
+    assert response.headers["content-range"] == f"bytes 0-9/{SIZE}"
+
+
+def test_range_sent_twice_is_ignored(client: TestClient) -> None:
+    response = client.get("/clip", headers=[("range", "bytes=0-9"), ("range", "bytes=20-29")])
+    assert response.status_code == 200
+    assert response.content == DATA
+
+
+def test_too_many_ranges_give_the_whole_file(client: TestClient) -> None:
+    within = ",".join(f"{i * 10}-{i * 10 + 1}" for i in range(MAX_RANGES))
+    assert len(byteranges(get(client, range=f"bytes={within}"))) == MAX_RANGES
+    response = get(client, range=f"bytes={within},5000-5001")
+    assert response.status_code == 200
+    assert response.content == DATA
+
+
+def test_ranges_adding_up_past_the_file_size_give_the_whole_file(client: TestClient) -> None:
+    response = get(client, range="bytes=0-,0-,0-")
+    assert response.status_code == 200
+    assert response.content == DATA
+
+
+def test_if_range_matching_etag_gives_206(client: TestClient) -> None:
+    response = get(client, range="bytes=0-9", if_range=QUOTED_ETAG)
+    assert response.status_code == 206
+    assert response.content == DATA[:10]
+
+
+@pytest.mark.parametrize("validator", ['"stale"', f"W/{QUOTED_ETAG}", ETAG, "garbage", ""])
+def test_if_range_stale_or_weak_gives_the_whole_file(client: TestClient, validator: str) -> None:
+    response = get(client, range="bytes=0-9", if_range=validator)
+    assert response.status_code == 200
+    assert response.content == DATA
+
+
+def test_if_range_stale_with_unsatisfiable_range_gives_200_not_416(client: TestClient) -> None:
+    response = get(client, range=f"bytes={SIZE}-", if_range='"stale"')
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("date", [LAST_MODIFIED, LAST_MODIFIED_RFC850])
+def test_if_range_matching_last_modified_gives_206(client: TestClient, date: str) -> None:
+    response = get(client, range="bytes=10-19", if_range=date)
+    assert response.status_code == 206
+    assert response.content == DATA[10:20]
+
+
+@pytest.mark.parametrize("offset", [-1, 1, 3600])
+def test_if_range_other_date_gives_the_whole_file(client: TestClient, offset: int) -> None:
+    response = get(client, range="bytes=10-19", if_range=formatdate(MTIME + offset, usegmt=True))
+    assert response.status_code == 200
+    assert response.content == DATA
+
+
+@pytest.mark.parametrize(
+    "value",
+    [QUOTED_ETAG, f'"a", {QUOTED_ETAG}, "b"', "*", f"W/{QUOTED_ETAG}", f'W/"x",W/{QUOTED_ETAG}'],
+)
+def test_if_none_match_gives_304(client: TestClient, value: str) -> None:
+    response = get(client, if_none_match=value)
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response.headers["etag"] == QUOTED_ETAG
+    assert response.headers["last-modified"] == LAST_MODIFIED
+    assert response.headers["cache-control"] == DEFAULT_CACHE_CONTROL
+    assert "content-length" not in response.headers
+
+
+def test_if_none_match_other_etags_give_200(client: TestClient) -> None:
+    response = get(client, if_none_match='"a", W/"b"', if_modified_since=LAST_MODIFIED)
+    assert response.status_code == 200  # If-Modified-Since is ignored beside If-None-Match
+    assert response.content == DATA
+
+
+def test_if_none_match_beats_range(client: TestClient) -> None:
+    assert get(client, if_none_match=QUOTED_ETAG, range="bytes=0-9").status_code == 304
+
+
+@pytest.mark.parametrize("offset", [0, 1, 86400])
+def test_if_modified_since_not_older_gives_304(client: TestClient, offset: int) -> None:
+    response = get(client, if_modified_since=formatdate(MTIME + offset, usegmt=True))
+    assert response.status_code == 304
+    assert response.headers["etag"] == QUOTED_ETAG
+
+
+@pytest.mark.parametrize("value", [formatdate(MTIME - 1, usegmt=True), "yesterday", "Mon, 99 Foo"])
+def test_if_modified_since_older_or_invalid_gives_200(client: TestClient, value: str) -> None:
+    response = get(client, if_modified_since=value)
+    assert response.status_code == 200
+    assert response.content == DATA
+
+
+@pytest.mark.parametrize("value", [QUOTED_ETAG, "*", f'"a", {QUOTED_ETAG}'])
+def test_if_match_holding_serves_the_file(client: TestClient, value: str) -> None:
+    assert get(client, if_match=value).content == DATA
+
+
+@pytest.mark.parametrize("value", ['"a"', f"W/{QUOTED_ETAG}"])
+def test_if_match_failing_gives_412(client: TestClient, value: str) -> None:
+    assert get(client, if_match=value).status_code == 412
+
+
+def test_if_unmodified_since_older_gives_412(client: TestClient) -> None:
+    since = formatdate(MTIME - 1, usegmt=True)
+    assert get(client, if_unmodified_since=since).status_code == 412
+    assert get(client, if_unmodified_since=LAST_MODIFIED).status_code == 200
+
+
+def test_head_gives_the_get_headers_without_a_body(client: TestClient) -> None:
+    head, whole = get(client, "HEAD"), get(client)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers == whole.headers
+
+
+def test_ranged_head_gives_content_range_without_a_body(client: TestClient) -> None:
+    head = get(client, "HEAD", range="bytes=100-199")
+    assert head.status_code == 206
+    assert head.content == b""
+    assert head.headers["content-range"] == f"bytes 100-199/{SIZE}"
+    assert head.headers["content-length"] == "100"
+
+
+def test_multi_range_head_gives_the_multipart_length(client: TestClient) -> None:
+    head, ranged = (get(client, method, range="bytes=0-9,100-109") for method in ("HEAD", "GET"))
+    assert head.status_code == 206
+    assert head.content == b""
+    assert head.headers["content-length"] == ranged.headers["content-length"]
+    assert head.headers["content-type"].startswith("multipart/byteranges; boundary=")
+
+
+def test_preflight_allows_range_requests_from_anywhere(client: TestClient) -> None:
+    response = client.options(
+        "/clip",
+        headers={
+            "origin": "https://example.org",
+            "access-control-request-method": "GET",
+            "access-control-request-headers": "range",
+        },
+    )
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["access-control-allow-methods"] == "GET, HEAD, OPTIONS"
+    allowed = {
+        h.strip().lower() for h in response.headers["access-control-allow-headers"].split(",")
+    }
+    assert allowed == {"range", "if-range", "if-none-match", "if-modified-since"}
+    assert int(response.headers["access-control-max-age"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("clip.mp4", 'attachment; filename="clip.mp4"'),
+        ('../../etc/passwd"\r\nX: y.mp4', 'attachment; filename="passwdX: y.mp4"'),
+        ("..\\..\\boot.ini", 'attachment; filename="boot.ini"'),
+        ("..", 'attachment; filename="download"'),
+        ("evil\u202egnp.exe", 'attachment; filename="evilgnp.exe"'),
+    ],
+)
+def test_download_name_is_made_safe(tmp_path: Path, name: str, expected: str) -> None:
+    with TestClient(create_app(write_clip(tmp_path / "c.mp4"))) as client:
+        response = client.get("/clip", params={"name": name})
+    assert response.headers["content-disposition"] == expected
+    assert "x" not in response.headers
+    assert response.content == DATA
+
+
+def test_non_ascii_download_name_gets_filename_star_and_ascii_fallback(tmp_path: Path) -> None:
+    name = "Ünïcødé clip.mp4"
+    with TestClient(create_app(write_clip(tmp_path / "c.mp4"))) as client:
+        disposition = client.get("/clip", params={"name": name}).headers["content-disposition"]
+    match = re.fullmatch(
+        r"attachment; filename=\"([ -~]+)\"; filename\*=UTF-8''([!-~]+)", disposition
+    )
+    assert match, disposition
+    assert match[1] == "Unic_de clip.mp4"
+    assert unquote(match[2]) == name
+
+
+def test_etag_defaults_to_a_strong_one_from_size_and_mtime(tmp_path: Path) -> None:
+    path = write_clip(tmp_path / "c.mp4")
+    with TestClient(create_app(path)) as client:
+        first = client.get("/clip").headers["etag"]
+        assert re.fullmatch(r'"[!#-~]+"', first)
+        assert client.get("/clip", headers={"if-none-match": first}).status_code == 304
+        os.utime(path, (MTIME + 5, MTIME + 5))
+        assert client.get("/clip").headers["etag"] != first
+
+
+def test_etag_with_quotes_is_refused(tmp_path: Path) -> None:
+    request = Request({"type": "http", "method": "GET", "headers": []})
+    with pytest.raises(ValueError, match="ETag"):
+        stream_file(request, tmp_path, media_type="video/mp4", etag='"abc"')
+
+
+def test_cache_control_can_be_chosen(tmp_path: Path) -> None:
+    app = create_app(write_clip(tmp_path / "c.mp4"), cache_control="no-store")
+    with TestClient(app) as client:
+        assert client.get("/clip").headers["cache-control"] == "no-store"
+
+
+def test_empty_file_int_range_gives_416(tmp_path: Path) -> None:
+    with TestClient(create_app(write_clip(tmp_path / "e.mp4", b""))) as client:
+        response = client.get("/clip", headers={"range": "bytes=0-"})
+    assert response.status_code == 416
+    assert response.headers["content-range"] == "bytes */0"
+
+
+def test_empty_file_suffix_range_gives_the_empty_file(tmp_path: Path) -> None:
+    # RFC 9110 14.1.1: a non-zero suffix is satisfiable, and a shorter file is used whole.
+    with TestClient(create_app(write_clip(tmp_path / "e.mp4", b""))) as client:
+        response = client.get("/clip", headers={"range": "bytes=-500"})
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-length"] == "0"
+
+
+def test_missing_file_gives_404_problem(tmp_path: Path) -> None:
+    with TestClient(create_app(tmp_path / "gone.mp4")) as client:
+        response = client.get("/clip")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_fastapi_route_returns_it_as_is(tmp_path: Path) -> None:
+    path, app = write_clip(tmp_path / "c.mp4"), FastAPI()
+
+    @app.api_route("/clip", methods=["GET", "HEAD"])
+    def clip(request: Request) -> Response:
+        return stream_file(request, path, media_type="video/mp4", etag=ETAG)
+
+    with TestClient(app) as client:
+        response = client.get("/clip", headers={"range": "bytes=1-2"})
+    assert response.status_code == 206
+    assert response.content == DATA[1:3]
+
+
+def test_memory_stays_flat_for_a_large_file(tmp_path: Path) -> None:
+    """A sparse 8 GiB file goes out in chunks of at most 64 KiB, never read whole."""
+    path = tmp_path / "big.mp4"
+    with path.open("wb") as file:
+        file.truncate(8 << 30)
+    app, sizes = create_app(path), []
+    headers = [(b"range", b"bytes=4294967296-4299999999")]
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/clip",
+        "headers": headers,
+        "query_string": b"",
+        "asgi": {"spec_version": "2.4"},
+    }
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            sizes.append(len(message["body"]))
+
+    anyio.run(app, scope, receive, send)
+    assert sum(sizes) == 4299999999 - 4294967296 + 1
+    assert max(sizes) <= 64 * 1024
+
+
+# Valid headers, half of them then spoiled in one place: many examples reach 206 and 416.
+positions = st.one_of(
+    st.integers(min_value=0, max_value=SIZE + 3),
+    st.sampled_from([0, 1, SIZE - 1, SIZE, SIZE + 1, 10**30]),
+)
+lengths = st.one_of(st.integers(min_value=0, max_value=5000), st.integers(0, SIZE))
+spaces = st.sampled_from(["", " ", "\t", " \t "])
+
+
+@st.composite
+def valid_range_specs(draw: st.DrawFn) -> str:
+    first, pad = draw(positions), draw(spaces)
+    last = first + draw(lengths)
+    near_end = max(SIZE - draw(lengths), 0) if draw(st.booleans()) else draw(positions)
+    suffix = draw(st.one_of(lengths, st.sampled_from([0, SIZE, SIZE + 1, 10**30])))
+    forms = [f"{first}-{last}", f"{near_end}-", f"-{suffix}", f"{pad}{first}-{last}{pad}"]
+    return draw(st.sampled_from(forms))
+
+
+spoilers = st.sampled_from(
+    ["unit:items", "unit:bytes ", "unit: bytes", "unit:", "equals:", "equals: = ", "equals:=="]
+    + ["spec:a-b", "spec:1-2-3", "spec:+1-", "spec:-+5", "spec:1_0-20", "spec:0x1-", "spec:-"]
+    + ["spec:-3-5", "spec:5-4", "spec:1 -2", "spec:1- 2", "spec:bytes=1-2"]
+)
+
+
+@st.composite
+def range_headers(draw: st.DrawFn) -> str:
+    unit, equals = "bytes", "="
+    specs = draw(st.lists(valid_range_specs(), min_size=1, max_size=6))
+    separator = draw(st.sampled_from([",", ", ", " ,", ",,", "\t,"]))
+    if draw(st.booleans()):
+        where, _, spoiled = draw(spoilers).partition(":")
+        if where == "spec":
+            specs.insert(draw(st.integers(0, len(specs))), spoiled)
+        unit, equals = (
+            (spoiled, equals)
+            if where == "unit"
+            else (unit, spoiled)
+            if where == "equals"
+            else (unit, equals)
+        )
+    return unit + equals + separator.join(specs)
+
+
+header_text = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=60
+)
+range_like_text = st.text(st.sampled_from("0123456789" * 4 + "--,, \t"), max_size=30)
+if_range_values = st.one_of(
+    st.sampled_from(
+        [QUOTED_ETAG, f"W/{QUOTED_ETAG}", '"other"', LAST_MODIFIED, LAST_MODIFIED_RFC850]
+        + [formatdate(MTIME + 1, usegmt=True), ETAG]
+    ),
+    header_text,
+)
+
+
+@FUZZ
+@given(value=range_headers())
+def test_fuzzed_range_specs_follow_the_rules(client: TestClient, value: str) -> None:
+    check_rules(get(client, range=value))
+
+
+@FUZZ
+@given(value=st.one_of(header_text, st.one_of(header_text, range_like_text).map("bytes=".__add__)))
+def test_fuzzed_range_text_follows_the_rules_and_head_matches_get(
+    client: TestClient, value: str
+) -> None:
+    response = get(client, range=value.encode("latin-1"))
+    check_rules(response)
+    head = get(client, "HEAD", range=value.encode("latin-1"))
+    assert head.status_code == response.status_code
+    assert head.content == b""
+    for name in ("content-length", "content-range", "etag", "last-modified"):
+        assert head.headers.get(name) == response.headers.get(name)
+
+
+@FUZZ
+@given(value=range_headers(), if_range=if_range_values)
+def test_fuzzed_if_range_sends_ranges_only_when_it_matches(
+    client: TestClient, value: str, if_range: str
+) -> None:
+    response = get(client, range=value, if_range=if_range.encode("latin-1"))
+    check_rules(response)
+    if if_range.strip(" \t") in (QUOTED_ETAG, LAST_MODIFIED, LAST_MODIFIED_RFC850):
+        without = get(client, range=value)
+        assert response.status_code == without.status_code
+        assert response.headers.get("content-range") == without.headers.get("content-range")
+    else:
+        assert response.status_code == 200
