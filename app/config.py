@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     probe_timeout: float = Field(
         30.0, gt=0, description="Seconds before an ffprobe/ffmpeg run on an upload is killed."
     )
+    static_dir: Path = Field(
+        Path(__file__).resolve().parent.parent / "static",
+        description="The player's static files (JS, CSS, icons).",
+    )
     host: str = Field("127.0.0.1", description="Address `amps serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `amps serve` listens on.")
 

@@ -7,11 +7,13 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from app import problems
+from app.assets import Assets
 from app.catalog import Catalog
 from app.config import Settings
 from app.library import Library
-from app.routes import health, media, stream
+from app.routes import health, media, pages, static, stream
 from app.storage import LocalStorage
+from app.templating import make_templates
 
 DESCRIPTION = """\
 amps probes audio and video clips, serves them as byte-range streams and renders an
@@ -39,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.library = library
+    app.state.assets = Assets(settings.static_dir)
+    app.state.templates = make_templates(app.state.assets)
     problems.install(app)
-    for module in (media, stream, health):
+    for module in (media, stream, health, pages, static):
         app.include_router(module.router)
     return app

@@ -1,0 +1,99 @@
+"""Server-rendered pages: library, watch and embed. They read the catalog, never write."""
+
+from typing import Annotated
+
+import anyio.to_thread
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+
+from app.deps import CatalogDep, LibraryDep, SettingsDep
+from app.i18n import Catalogue, choose
+from app.models import Media
+from app.player_view import PlayerView, build_view
+from app.routes.media import VALID_ID
+from app.urls import base_url, public_record
+
+router = APIRouter(include_in_schema=False)
+Lang = Annotated[str | None, Query(max_length=35)]
+Start = Annotated[str | None, Query(max_length=20)]
+
+
+def catalogue_for(request: Request, lang: str | None) -> Catalogue:
+    return choose(lang, request.headers.get("accept-language"))
+
+
+def render(request: Request, name: str, status: int = 200, **context: object) -> Response:
+    templates = request.app.state.templates
+    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
+    return response
+
+
+def iframe_code(view: PlayerView) -> str:
+    height = 360
+    if view.media and view.media.kind == "audio":
+        height = 200
+    elif view.media and view.media.width and view.media.height:
+        height = round(640 * view.media.height / view.media.width)
+    return (
+        f'<iframe src="{view.urls["embed"]}" title="{view.title}" width="640" height="{height}" '
+        'allow="autoplay; fullscreen; picture-in-picture" allowfullscreen loading="lazy">'
+        "</iframe>"
+    )
+
+
+async def player_page(
+    request: Request, media_id: str, catalog: CatalogDep, library: LibraryDep, base: str,
+    t: Catalogue, **options: object,
+) -> tuple[PlayerView, int]:  # fmt: skip
+    media: Media | None = None
+    if VALID_ID.match(media_id):
+        media = await anyio.to_thread.run_sync(catalog.get, media_id)
+    view = await anyio.to_thread.run_sync(
+        lambda: build_view(media, t, library.storage, base, **options)  # type: ignore[arg-type]
+    )
+    return view, 404 if view.state == "missing" else 200
+
+
+@router.get("/media/{media_id}", response_class=HTMLResponse)
+async def watch_page(
+    media_id: str, request: Request, catalog: CatalogDep, library: LibraryDep,
+    settings: SettingsDep, lang: Lang = None, t_: Annotated[Start, Query(alias="t")] = None,
+    start: Start = None, captions: Lang = None,
+) -> Response:  # fmt: skip
+    t = catalogue_for(request, lang)
+    base = base_url(request, settings.public_url)
+    view, status = await player_page(
+        request, media_id, catalog, library, base, t, start=t_ or start, captions=captions
+    )
+    transcript = next((tr for tr in view.tracks if tr.srclang == view.transcript_lang), None)
+    return render(
+        request, "watch.html", status, view=view, t=t, transcript_open=True,
+        iframe_code=iframe_code(view) if view.media else "",
+        transcript_track_url=transcript.url if transcript else "",
+    )  # fmt: skip
+
+
+@router.get("/embed/{media_id}", response_class=HTMLResponse)
+async def embed_page(
+    media_id: str, request: Request, catalog: CatalogDep, library: LibraryDep,
+    settings: SettingsDep, lang: Lang = None, start: Start = None,
+    t_: Annotated[Start, Query(alias="t")] = None, autoplay: Lang = None, captions: Lang = None,
+) -> Response:  # fmt: skip
+    t = catalogue_for(request, lang)
+    base = base_url(request, settings.public_url)
+    view, status = await player_page(
+        request, media_id, catalog, library, base, t, start=start or t_,
+        autoplay=autoplay == "1", captions=captions,
+    )  # fmt: skip
+    return render(request, "embed.html", status, view=view, t=t, transcript_open=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def library_page(
+    request: Request, catalog: CatalogDep, settings: SettingsDep, lang: Lang = None
+) -> Response:
+    t = catalogue_for(request, lang)
+    items, _ = await anyio.to_thread.run_sync(lambda: catalog.list(limit=100))
+    base = base_url(request, settings.public_url)
+    return render(request, "library.html", t=t, items=[public_record(m, base) for m in items])

@@ -1,0 +1,31 @@
+"""Static assets from app.assets: immutable under their hash, gzipped when the client accepts."""
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from app.problems import Problem
+
+router = APIRouter(include_in_schema=False)
+YEAR = "public, max-age=31536000, immutable"
+
+
+@router.api_route("/static/{version}/{name:path}", methods=["GET", "HEAD"])
+async def static_file(version: str, name: str, request: Request) -> Response:
+    assets = request.app.state.assets
+    asset = assets.files.get(name)
+    if asset is None:
+        raise Problem(404, "There is no such static file.")
+    # An old hash still gets today's file, but only briefly cached: it is not immutable.
+    cache = YEAR if version == assets.version else "public, max-age=60"
+    headers = {"Cache-Control": cache, "ETag": f'"{asset.etag}"', "Vary": "Accept-Encoding"}
+    headers["X-Content-Type-Options"] = "nosniff"
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    body = asset.body
+    if asset.gzipped and "gzip" in request.headers.get("accept-encoding", ""):
+        body = asset.gzipped
+        headers["Content-Encoding"] = "gzip"
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(body))
+        return Response(status_code=200, headers=headers, media_type=asset.media_type)
+    return Response(body, headers=headers, media_type=asset.media_type)
