@@ -3,15 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# npm ci writes it last: older than package-lock.json means node_modules is out of date.
+NODE_STAMP := node_modules/.package-lock.json
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MEDIA_DIR ?= media
 
 .PHONY: install system-packages run test lint fuzz bench clean
 
-install: system-packages $(STAMP)
+install: system-packages $(STAMP) $(NODE_STAMP)
 
-# ffmpeg/ffprobe (and later Chromium for the browser tests) from the system's packages.
+# ffmpeg/ffprobe, Chromium and npm from the system's packages.
 system-packages:
 	@scripts/install-system-packages.sh
 
@@ -21,6 +23,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
+
+# axe-core for the browser tests; Plyr and media-chrome only as baselines for bench/payload_size.py.
+# No package needs an install script (all ship built files), so none runs.
+$(NODE_STAMP): package-lock.json | system-packages
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $(NODE_STAMP)
 
 run: install
 	$(BIN)/amps demo --if-empty --media-dir $(MEDIA_DIR)
@@ -41,4 +49,4 @@ bench: install
 	$(BIN)/python bench/memory.py
 
 clean:
-	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis

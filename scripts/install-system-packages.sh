@@ -1,10 +1,15 @@
 #!/bin/sh
-# Install what pip cannot: ffmpeg (and, with `bench`, nginx and wrk) from Debian's packages.
-# Idempotent: does nothing when the commands are already there.
+# Install what pip cannot, from Debian's packages: ffmpeg, Chromium (with fonts, for the browser
+# tests and screenshots), npm (for axe-core); with `bench`, also nginx and wrk.
+# Idempotent: does nothing, and says nothing, when everything is already there.
 set -eu
 
 need=""
 command -v ffprobe >/dev/null 2>&1 && command -v ffmpeg >/dev/null 2>&1 || need="$need ffmpeg"
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+# Chromium draws no text without a font; DejaVu also covers Arabic (the right-to-left player).
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need="$need fonts-dejavu-core"
+command -v npm >/dev/null 2>&1 || need="$need npm"
 if [ "${1:-}" = "bench" ]; then
   command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
   command -v wrk >/dev/null 2>&1 || need="$need wrk"
