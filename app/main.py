@@ -11,7 +11,7 @@ from app.assets import Assets
 from app.catalog import Catalog
 from app.config import Settings
 from app.library import Library
-from app.routes import health, media, pages, static, stream
+from app.routes import health, media, pages, posters, static, stream, tracks
 from app.storage import LocalStorage
 from app.templating import make_templates
 
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.library = library
     app.state.assets = Assets(settings.static_dir)
     app.state.templates = make_templates(app.state.assets)
-    problems.install(app)
-    for module in (media, stream, health, pages, static):
+    problems.install(app, pages.page_not_found)
+    for module in (media, tracks, stream, posters, health, pages, static):
         app.include_router(module.router)
     return app

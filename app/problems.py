@@ -1,6 +1,7 @@
 """API errors as RFC 9457 problem details: small named exceptions, turned into JSON in one place."""
 
 import logging
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -10,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 PROBLEM_JSON = "application/problem+json"
+PAGES = ("/media/", "/embed/")
 log = logging.getLogger("amps")
 
 
@@ -53,8 +55,15 @@ def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str,
     return f"The request was not valid. {sentence}.", errors
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that turn every error into problem+json."""
+PageHandler = Callable[[Request], Awaitable[Response]]
+
+
+def install(app: FastAPI, page_not_found: PageHandler | None = None) -> None:
+    """Register the handlers that turn every error into problem+json.
+
+    `page_not_found` answers browsers (Accept: text/html) that land on an unmatched URL
+    under the pages' paths (/media/…, /embed/…) with the no-media page instead.
+    """
 
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
@@ -62,6 +71,14 @@ def install(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if (
+            exc.status_code == 404
+            and page_not_found
+            and wants_page
+            and request.url.path.startswith(PAGES)
+        ):
+            return await page_not_found(request)
         detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
         if exc.status_code == 404 and detail is None:
             detail = "Nothing is here. The API is described at /docs."

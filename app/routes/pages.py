@@ -55,6 +55,15 @@ async def player_page(
     return view, 404 if view.state == "missing" else 200
 
 
+async def page_not_found(request: Request) -> Response:
+    """The no-media page shell for any unmatched URL under /media/ or /embed/."""
+    t = catalogue_for(request, request.query_params.get("lang"))
+    view = build_view(None, t, request.app.state.library.storage, "")
+    embed = request.url.path.startswith("/embed/")
+    name = "embed.html" if embed else "watch.html"
+    return render(request, name, 404, view=view, t=t, transcript_open=not embed)
+
+
 @router.get("/media/{media_id}", response_class=HTMLResponse)
 async def watch_page(
     media_id: str, request: Request, catalog: CatalogDep, library: LibraryDep,
