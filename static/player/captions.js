@@ -1,0 +1,51 @@
+// Captions: a toggle (aria-pressed) and a menu of tracks (radios). The cues are drawn by the
+// player in an overlay, from tracks in "hidden" mode, so the caption style (CSS custom
+// properties, which do not reach ::cue) applies and audio clips show captions too. The
+// overlay is aria-hidden: like native cue rendering, it is not read out a second time.
+
+export default function captions(ctl) {
+  const toggle = ctl.$('[data-control="captions"]');
+  if (!toggle) return;
+  const tracks = {};
+  for (const el of ctl.media.querySelectorAll("track:is([kind=captions],[kind=subtitles])")) tracks[el.dataset.id] = el;
+  const radios = ctl.$$('[name="amps-caption-track"]');
+  const overlay = document.createElement("div");
+  overlay.className = "amps-cues";
+  overlay.setAttribute("aria-hidden", "true");
+  ctl.$(".amps-stage").append(overlay);
+  let current = null;
+  let last = radios.find((r) => r.value)?.value;
+
+  const render = () => {
+    overlay.replaceChildren(...[...(current?.track.activeCues || [])].map((cue) => {
+      const line = document.createElement("span");
+      line.append(cue.getCueAsHTML());
+      return line;
+    }));
+  };
+  const choose = (id) => {
+    if (current) current.track.mode = "disabled";
+    current = tracks[id] || null;
+    if (current) {
+      last = id;
+      current.track.mode = "hidden";
+      current.track.oncuechange = render;
+      overlay.lang = current.srclang;
+    }
+    toggle.setAttribute("aria-pressed", !!current);
+    overlay.hidden = !current;
+    for (const radio of radios) radio.checked = radio.value == (current ? id : "");
+    ctl.save("captions", current ? current.srclang : "");
+    render();
+    ctl.emit("captionschange", current && current.srclang);
+  };
+  for (const radio of radios) radio.addEventListener("change", () => choose(radio.value));
+  ctl.actions.captions = () => choose(current ? "" : last);
+  toggle.addEventListener("click", ctl.actions.captions);
+
+  // `captions=LANG` (the server marks that track default) wins; then the reader's last choice.
+  const saved = ctl.load("captions", "");
+  const start = Object.values(tracks).find((el) => el.default)
+    || Object.values(tracks).find((el) => saved && el.srclang == saved);
+  choose(start ? start.dataset.id : "");
+}

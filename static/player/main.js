@@ -1,0 +1,46 @@
+// amps player: progressive enhancement of the native <video>/<audio>. Without this script the
+// reader has native controls, captions, the transcript and a download link; with it, the
+// server-rendered controls take over, one module per control around a small controller.
+import { Controller } from "./controller.js";
+import status from "./status.js";
+import play from "./play.js";
+import seek from "./seek.js";
+import time from "./time.js";
+import mute from "./mute.js";
+import volume from "./volume.js";
+import menus from "./menu.js";
+import captions from "./captions.js";
+import captionStyle from "./caption-style.js";
+import speed from "./speed.js";
+import chapters from "./chapters.js";
+import description from "./description.js";
+import transcript from "./transcript.js";
+import fullscreen from "./fullscreen.js";
+import pip from "./pip.js";
+import help from "./help.js";
+import keyboard from "./keyboard.js";
+
+const CONTROLS = [status, play, seek, time, mute, volume, menus, captions, captionStyle, speed,
+  chapters, description, transcript, fullscreen, pip, help, keyboard];
+
+export function enhance(root) {
+  if (!root.querySelector(".amps-media")) return null; // "no media": the server said it all
+  const ctl = new Controller(root);
+  for (const control of CONTROLS) control(ctl);
+  ctl.media.controls = false;
+  root.classList.add("amps-scripted");
+  if (ctl.root.dataset.state != "error") ctl.$(".amps-controls").hidden = false;
+  startAt(ctl);
+  ctl.emit("ready");
+  return ctl;
+}
+
+// `start=`: the source URL's #t= fragment starts there already; this makes sure of it.
+function startAt(ctl) {
+  const start = +ctl.root.dataset.start;
+  if (!start) return;
+  const go = () => ctl.media.currentTime < start - 0.5 && ctl.seek(start);
+  ctl.media.readyState ? go() : ctl.media.addEventListener("loadedmetadata", go, { once: true });
+}
+
+for (const root of document.querySelectorAll("[data-amps-player]")) enhance(root);

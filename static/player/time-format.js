@@ -1,0 +1,39 @@
+// The one JS place for time as text: `3:25` for eyes, "3 minutes 25 seconds" for ears.
+// Same rules as app/durations.py (format_duration, iso_duration) and app/i18n.py (spoken).
+
+const whole = (s) => (isFinite(s) && s > 0 ? Math.floor(s + 1e-6) : 0);
+const parts = (s) => {
+  const t = whole(s);
+  return [(t / 3600) | 0, ((t / 60) | 0) % 60, t % 60];
+};
+const pad = (n) => String(n).padStart(2, "0");
+
+/** `0:05`, `3:25`, `1:02:03`. */
+export function clock(seconds) {
+  const [h, m, s] = parts(seconds);
+  return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+}
+
+/** ISO 8601 duration for `<time datetime>`: `PT3M25S`. */
+export function iso(seconds) {
+  const [h, m, s] = parts(seconds);
+  const text = "PT" + (h ? h + "H" : "") + (m ? m + "M" : "");
+  return text + (s || text == "PT" ? s + "S" : "");
+}
+
+const rules = {};
+
+/** Time as words from the page's catalogue: CLDR plural forms per unit via Intl.PluralRules. */
+export function spoken(seconds, catalogue) {
+  const { lang, units, joiner = " " } = catalogue;
+  const plural = (rules[lang] ||= new Intl.PluralRules(lang));
+  const unit = (name, n) => {
+    const forms = units[name];
+    return (forms[plural.select(n)] || forms.other).replace("{n}", n);
+  };
+  const [h, m, s] = parts(seconds);
+  const words = [["hour", h], ["minute", m], ["second", s]]
+    .filter(([, n]) => n)
+    .map(([name, n]) => unit(name, n));
+  return words.join(joiner) || unit("second", 0);
+}
