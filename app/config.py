@@ -29,12 +29,22 @@ class Settings(BaseSettings):
     probe_timeout: float = Field(
         30.0, gt=0, description="Seconds before an ffprobe/ffmpeg run on an upload is killed."
     )
+    embed_origins: str = Field(
+        "*",
+        description="Origins that may frame /embed pages and command the player, separated "
+        "by spaces (e.g. `https://news.example https://cms.example`); `*` for any.",
+        pattern=r"^\s*(\*|(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?\s*)+)\s*$",
+    )
     static_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "static",
         description="The player's static files (JS, CSS, icons).",
     )
     host: str = Field("127.0.0.1", description="Address `amps serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `amps serve` listens on.")
+
+    @property
+    def embed_origin_list(self) -> list[str]:
+        return self.embed_origins.split()
 
     @property
     def catalog_url(self) -> str:

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from app.deps import CatalogDep, LibraryDep, SettingsDep
+from app.embedding import DEFAULT_WIDTH, frame_size, iframe
 from app.i18n import Catalogue, choose
 from app.models import Media
 from app.player_view import PlayerView, build_view
@@ -29,17 +30,13 @@ def render(request: Request, name: str, status: int = 200, **context: object) ->
     return response
 
 
-def iframe_code(view: PlayerView) -> str:
-    height = 360
-    if view.media and view.media.kind == "audio":
-        height = 200
-    elif view.media and view.media.width and view.media.height:
-        height = round(640 * view.media.height / view.media.width)
-    return (
-        f'<iframe src="{view.urls["embed"]}" title="{view.title}" width="640" height="{height}" '
-        'allow="autoplay; fullscreen; picture-in-picture" allowfullscreen loading="lazy">'
-        "</iframe>"
-    )
+def embed_context(view: PlayerView) -> dict[str, object]:
+    """The iframe code and its size, for the embed box and the Open Graph/Twitter tags."""
+    if view.media is None:
+        return {"iframe_code": "", "frame": (DEFAULT_WIDTH, DEFAULT_WIDTH * 9 // 16)}
+    width, height = frame_size(view.media, None, None)
+    code = iframe(view.urls["embed"], view.title, width, height)
+    return {"iframe_code": code, "frame": (width, height)}
 
 
 async def player_page(
@@ -78,7 +75,7 @@ async def watch_page(
     transcript = next((tr for tr in view.tracks if tr.srclang == view.transcript_lang), None)
     return render(
         request, "watch.html", status, view=view, t=t, transcript_open=True,
-        iframe_code=iframe_code(view) if view.media else "",
+        **embed_context(view),
         transcript_track_url=transcript.url if transcript else "",
     )  # fmt: skip
 

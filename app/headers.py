@@ -1,0 +1,45 @@
+"""Security headers on every response: CSP with frame-ancestors, Referrer-Policy, nosniff."""
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# No inline script or style anywhere: the player is external modules and one stylesheet.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+)
+# FastAPI's /docs loads Swagger UI from a CDN with an inline bootstrap script.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp, embed_origins: list[str]) -> None:
+        self.app = app
+        self.embed_ancestors = " ".join(embed_origins) if embed_origins else "'none'"
+
+    def policy(self, path: str) -> str:
+        if path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+            return DOCS_POLICY
+        ancestors = self.embed_ancestors if path.startswith("/embed/") else "'self'"
+        return PAGE_POLICY.format(ancestors=ancestors)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = self.policy(scope["path"])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", policy)
+                headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
