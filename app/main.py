@@ -12,7 +12,17 @@ from app.catalog import Catalog
 from app.config import Settings
 from app.headers import SecurityHeaders
 from app.library import Library
-from app.routes import health, media, oembed, pages, posters, static, stream, tracks
+from app.routes import (
+    health,
+    media,
+    oembed,
+    pages,
+    posters,
+    static,
+    stream,
+    tracks,
+    upload_page,
+)
 from app.storage import LocalStorage
 from app.templating import make_templates
 
@@ -45,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.assets = Assets(settings.static_dir)
     app.state.templates = make_templates(app.state.assets)
     problems.install(app, pages.page_not_found)
-    for module in (media, tracks, stream, posters, health, pages, static, oembed):
+    for module in (media, tracks, stream, posters, health, pages, upload_page, static, oembed):
         app.include_router(module.router)
     app.add_middleware(SecurityHeaders, embed_origins=settings.embed_origin_list)
     return app

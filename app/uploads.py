@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from app.storage import PendingFile, StorageFull
 
 FILE_FIELD = "file"
-TEXT_FIELDS = frozenset({"title", "description", "language"})
+TEXT_FIELDS = frozenset({"title", "description", "language", "token"})  # token: the HTML form
 MAX_TEXT_FIELD_BYTES = 64 * 1024
 FORM_OVERHEAD_BYTES = 256 * 1024  # room for boundaries, headers and the text fields
 WRITE_CHUNK = 1024 * 1024  # batch small network chunks into fewer threaded disk writes

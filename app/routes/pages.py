@@ -1,5 +1,6 @@
 """Server-rendered pages: library, watch and embed. They read the catalog, never write."""
 
+import json
 from typing import Annotated
 
 import anyio.to_thread
@@ -95,11 +96,29 @@ async def embed_page(
     return render(request, "embed.html", status, view=view, t=t, transcript_open=False)
 
 
+PAGE_SIZE = 24
+
+
 @router.get("/", response_class=HTMLResponse)
 async def library_page(
-    request: Request, catalog: CatalogDep, settings: SettingsDep, lang: Lang = None
-) -> Response:
+    request: Request, catalog: CatalogDep, settings: SettingsDep, lang: Lang = None,
+    q: Annotated[str, Query(max_length=200)] = "", offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:  # fmt: skip
     t = catalogue_for(request, lang)
-    items, _ = await anyio.to_thread.run_sync(lambda: catalog.list(limit=100))
+    query = q.strip()
+    items, total = await anyio.to_thread.run_sync(
+        lambda: catalog.list(offset=offset, limit=PAGE_SIZE, query=query or None)
+    )
     base = base_url(request, settings.public_url)
-    return render(request, "library.html", t=t, items=[public_record(m, base) for m in items])
+
+    def page(at: int) -> str:
+        return str(request.url.include_query_params(offset=at))
+
+    statuses = {s: t(f"status_{s}") for s in ("processing", "ready", "failed")}
+    return render(
+        request, "library.html", t=t, query=query, offset=offset, total=total,
+        items=[public_record(m, base) for m in items],
+        previous_url=page(max(0, offset - PAGE_SIZE)) if offset else None,
+        next_url=page(offset + PAGE_SIZE) if offset + PAGE_SIZE < total else None,
+        status_strings=json.dumps(statuses, ensure_ascii=False),
+    )  # fmt: skip
