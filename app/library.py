@@ -10,6 +10,7 @@ import anyio.to_thread
 from app.catalog import Catalog, new_id
 from app.config import Settings
 from app.models import Media, Track
+from app.posters import stored_poster
 from app.probe import ProbeError, ProbeResult, probe_file
 from app.problems import Problem
 from app.storage import PendingFile, Storage, media_key
@@ -151,6 +152,10 @@ class Library:
             except OSError:
                 log.warning("could not remove %s; the start-up sweep will", key)
         return True
+
+    def poster_path(self, media: Media) -> Path:
+        """The clip's poster, made from its file on first use; PosterError when it cannot be."""
+        return stored_poster(self.storage, media, self.file_of(media), self.settings.probe_timeout)
 
     def file_of(self, media: Media) -> Path | None:
         """The clip's file on disk, or None when it has gone missing from storage."""

@@ -1,0 +1,45 @@
+"""A clip's poster: a still of a video or a waveform of audio, made once and then cached."""
+
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Request, Response
+
+from app.deps import CatalogDep, LibraryDep
+from app.posters import PosterError, media_type
+from app.problems import Problem
+from app.routes.media import find_media
+from app.schemas import ProblemDetail
+from app.storage import StorageError
+from app.streaming import stream_file
+
+router = APIRouter(tags=["streams"])
+POSTER = "/media/{media_id}/poster"
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The poster image."},
+    404: {"model": ProblemDetail, "content": {"application/problem+json": {}}},
+}
+
+
+# GET and HEAD registered apart, as in app.routes.stream (HEAD gets 405 otherwise).
+@router.head(POSTER, operation_id="head_poster", responses=RESPONSES, summary="A poster's headers")
+@router.get(
+    POSTER,
+    operation_id="get_poster",
+    responses=RESPONSES,
+    response_class=Response,
+    summary="The clip's poster",
+)
+async def get_poster(
+    media_id: str, request: Request, catalog: CatalogDep, library: LibraryDep
+) -> Response:
+    """A JPEG frame from about 10% into a video, or a PNG waveform of audio; made on first
+    request, then served from storage with an ETag."""
+    media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
+    try:
+        path = await anyio.to_thread.run_sync(library.poster_path, media)
+    except PosterError as exc:
+        raise Problem(404, str(exc)) from exc
+    except StorageError as exc:  # removed with its clip meanwhile, or storage trouble
+        raise Problem(404, "The poster is not available any more.") from exc
+    return stream_file(request, path, media_type=media_type(path))

@@ -1,0 +1,170 @@
+"""Posters: rendered by real ffmpeg from uploaded clips, stored once, served with validators."""
+
+import json
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from app.config import Settings
+from app.posters import PosterError, render_poster
+from tests.conftest import stored_files
+from tests.media import LENGTH, truncate
+
+PROBLEM = "application/problem+json"
+
+
+def upload(client: TestClient, path: Path) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        response = client.post("/api/media", files={"file": (path.name, handle)})
+    assert response.status_code == 201, response.text
+    record: dict[str, Any] = response.json()
+    return record
+
+
+def image_info(data: bytes, tmp_path: Path) -> dict[str, Any]:
+    """Codec and size of an image, as ffprobe reads it."""
+    path = tmp_path / "poster"
+    path.write_bytes(data)
+    report = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height",
+         "-of", "json", str(path)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    stream: dict[str, Any] = json.loads(report.stdout)["streams"][0]
+    return stream
+
+
+@pytest.fixture
+def video(client: TestClient, media_files: dict[str, Path]) -> dict[str, Any]:
+    return upload(client, media_files["video.mp4"])
+
+
+@pytest.fixture
+def audio(client: TestClient, media_files: dict[str, Path]) -> dict[str, Any]:
+    return upload(client, media_files["audio.wav"])
+
+
+def test_video_poster_is_jpeg_of_the_clip_aspect(
+    client: TestClient, video: dict[str, Any], tmp_path: Path
+) -> None:
+    response = client.get(video["urls"]["poster"])
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/jpeg"
+    info = image_info(response.content, tmp_path)
+    assert info["codec_name"] == "mjpeg"
+    assert (info["width"], info["height"]) == (video["width"], video["height"])
+
+
+def test_audio_poster_is_waveform_png(
+    client: TestClient, audio: dict[str, Any], tmp_path: Path
+) -> None:
+    response = client.get(audio["urls"]["poster"])
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    info = image_info(response.content, tmp_path)
+    assert (info["codec_name"], info["width"], info["height"]) == ("png", 1280, 360)
+
+
+def test_poster_cache_headers(client: TestClient, video: dict[str, Any]) -> None:
+    response = client.get(video["urls"]["poster"])
+    assert response.headers["cache-control"] == "public, max-age=86400"
+    assert response.headers["etag"].startswith('"')
+
+
+def test_second_request_served_from_storage(
+    client: TestClient, settings: Settings, video: dict[str, Any]
+) -> None:
+    first = client.get(video["urls"]["poster"])
+    stored = [p for p in stored_files(settings.media_dir) if p.name == "poster.jpg"]
+    assert len(stored) == 1
+    modified = stored[0].stat().st_mtime_ns
+    second = client.get(video["urls"]["poster"])
+    assert second.headers["etag"] == first.headers["etag"]
+    assert second.content == first.content == stored[0].read_bytes()
+    assert stored[0].stat().st_mtime_ns == modified
+
+
+def test_if_none_match_304(client: TestClient, audio: dict[str, Any]) -> None:
+    etag = client.get(audio["urls"]["poster"]).headers["etag"]
+    response = client.get(audio["urls"]["poster"], headers={"If-None-Match": etag})
+    assert response.status_code == 304
+    assert response.content == b""
+
+
+def test_head_poster(client: TestClient, video: dict[str, Any]) -> None:
+    response = client.head(video["urls"]["poster"])
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/jpeg"
+    assert int(response.headers["content-length"]) > 0
+
+
+def test_concurrent_first_requests_leave_one_good_poster(
+    client: TestClient, settings: Settings, video: dict[str, Any], tmp_path: Path
+) -> None:
+    library = client.app.state.library  # type: ignore[attr-defined]
+    media = library.catalog.get(video["id"])
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        paths = set(pool.map(lambda _: library.poster_path(media), range(3)))
+    assert len(paths) == 1
+    assert image_info(paths.pop().read_bytes(), tmp_path)["codec_name"] == "mjpeg"
+    names = sorted(p.name for p in stored_files(settings.media_dir))
+    assert names == ["original.mp4", "poster.jpg"]
+
+
+def test_openapi_get_and_head_poster(client: TestClient) -> None:
+    operations = client.get("/openapi.json").json()["paths"]["/media/{media_id}/poster"]
+    assert (operations["get"]["operationId"], operations["head"]["operationId"]) == (
+        "get_poster",
+        "head_poster",
+    )
+
+
+def test_unknown_clip_404(client: TestClient) -> None:
+    response = client.get(f"/media/{'A' * 22}/poster")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+
+
+def test_missing_source_file_404(
+    client: TestClient, settings: Settings, video: dict[str, Any]
+) -> None:
+    for path in stored_files(settings.media_dir):
+        path.unlink()
+    response = client.get(video["urls"]["poster"])
+    assert response.status_code == 404
+    assert "not available" in response.json()["detail"]
+
+
+def test_render_failure_404_stores_nothing(
+    client: TestClient, settings: Settings, video: dict[str, Any]
+) -> None:
+    [original] = stored_files(settings.media_dir)
+    original.write_bytes(b"no longer a video")
+    response = client.get(video["urls"]["poster"])
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("No poster could be made")
+    assert stored_files(settings.media_dir) == [original]
+
+
+def test_render_still_past_the_video_end_uses_first_frame(
+    media_files: dict[str, Path], tmp_path: Path
+) -> None:
+    target = tmp_path / "still.jpg"
+    render_poster(media_files["video.webm"], "video", LENGTH * 20, target, timeout=20)
+    assert image_info(target.read_bytes(), tmp_path)["width"] == 160
+
+
+def test_render_truncated_audio_still_draws(media_files: dict[str, Path], tmp_path: Path) -> None:
+    source = truncate(media_files["cbr.mp3"], tmp_path / "half.mp3")
+    target = tmp_path / "wave.png"
+    render_poster(source, "audio", LENGTH, target, timeout=20)
+    assert target.stat().st_size > 0
+
+
+def test_render_timeout_kills_ffmpeg(media_files: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(PosterError, match="took too long"):
+        render_poster(media_files["audio.wav"], "audio", LENGTH, tmp_path / "w.png", 0.01)
