@@ -12,12 +12,16 @@ export default function captions(ctl) {
   const overlay = document.createElement("div");
   overlay.className = "amps-cues";
   overlay.setAttribute("aria-hidden", "true");
+  overlay.dir = "auto";
   ctl.$(".amps-stage").append(overlay);
   let current = null;
   let last = radios.find((r) => r.value)?.value;
 
+  // A cue that ends exactly now is still "active" when paused there: show only the next one.
   const render = () => {
-    overlay.replaceChildren(...[...(current?.track.activeCues || [])].map((cue) => {
+    const now = ctl.media.currentTime;
+    const cues = [...(current?.track.activeCues || [])].filter((c) => c.endTime > now);
+    overlay.replaceChildren(...cues.map((cue) => {
       const line = document.createElement("span");
       line.append(cue.getCueAsHTML());
       return line;

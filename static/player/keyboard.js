@@ -5,7 +5,7 @@
 // too: the timeline is not mirrored (see seek.js).
 
 const NOT_HERE = "input:not([type=range]), select, textarea, [contenteditable], dialog, .amps-menu";
-const OWNS_SPACE = "button, a, input, summary";
+const OWNS_SPACE = "button, a, input:not([type=range]), summary";
 
 export default function keyboard(ctl) {
   const media = ctl.media;

@@ -1,10 +1,19 @@
-// Menus and dialogs. A menu is a disclosure: a button (aria-expanded) showing a native
+// Popups: menus, dialogs, tooltips. A menu is a disclosure: a button (aria-expanded) showing a native
 // fieldset of radios or a list of buttons. Esc closes it and focus goes back to its button;
 // a click outside, or Tab moving focus out, closes it; nothing traps focus.
 // A dialog is a native modal <dialog> (Esc closes it; focus returns to where it was).
 
 export default function menus(ctl) {
   let open = null;
+  // Open towards the larger free space (above the controls for video, often below for
+  // audio) and never taller than it, so no choice ends up out of reach in a small frame.
+  const place = (menu) => {
+    const bar = ctl.$(".amps-controls").getBoundingClientRect();
+    const above = bar.top - 4;
+    const below = innerHeight - bar.bottom - 4;
+    menu.classList.toggle("amps-menu--down", below > above);
+    menu.style.maxHeight = Math.max(above, below, 120) + "px";
+  };
   const close = (refocus) => {
     if (!open) return;
     const { button, menu } = open;
@@ -21,6 +30,7 @@ export default function menus(ctl) {
       if (same) return;
       open = { button, menu };
       menu.hidden = false;
+      place(menu);
       button.setAttribute("aria-expanded", "true");
     });
     // A choice made with the pointer closes the menu; arrow keys on radios (detail 0) do not.
@@ -47,6 +57,19 @@ export default function menus(ctl) {
     if (open && !open.menu.contains(e.target) && !open.button.contains(e.target)) close();
   });
   ctl.closeMenu = close;
+
+  // A button's tooltip (its name, shown on hover and focus) is centred on it but kept
+  // inside the player, so the first and last buttons' names are not cut off.
+  for (const type of ["pointerover", "focusin"]) {
+    ctl.root.addEventListener(type, (e) => {
+      const tip = e.target.closest?.(".amps-button")?.querySelector(".amps-label");
+      if (!tip) return;
+      tip.style.marginLeft = "";
+      const at = tip.getBoundingClientRect();
+      const box = ctl.root.getBoundingClientRect();
+      if (at.width > 1) tip.style.marginLeft = Math.max(box.left - at.left, Math.min(box.right - at.right, 0)) + "px";
+    });
+  }
 
   for (const opener of ctl.$$("[data-dialog]")) {
     const dialog = document.getElementById(opener.dataset.dialog);

@@ -19,6 +19,6 @@ export default function time(ctl) {
     set(remaining, Math.max(0, ctl.duration - now), "-");
   };
   for (const type of ["timeupdate", "durationchange", "seeking", "loadedmetadata"]) ctl.on(type, show);
-  // Shown in the control bar once the player is scripted (the markup has it above, for no-JS).
-  ctl.$(".amps-remaining").before(elapsed.parentNode);
+  // Shown beside the seek slider once the player is scripted (no-JS: under the picture).
+  ctl.$(".amps-seek").after(elapsed.parentNode);
 }

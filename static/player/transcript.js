@@ -31,7 +31,7 @@ export default function transcript(ctl) {
     current = hit;
     if (hit && !ctl.media.paused) reveal(hit);
   };
-  ctl.on("timeupdate", () => mark(ctl.media.currentTime));
+  for (const type of ["timeupdate", "seeked", "loadedmetadata"]) ctl.on(type, () => mark(ctl.media.currentTime));
 
   list.addEventListener("click", (e) => {
     const line = e.target.closest(".amps-cue");
