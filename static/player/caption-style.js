@@ -1,6 +1,4 @@
-// Caption style: size, colour and background from the "Caption style" dialog, applied live as
-// CSS custom properties on the player (the cue overlay and the sample read them) and kept in
-// localStorage across visits.
+// Caption style: custom properties the cue overlay reads; kept across visits.
 
 export default function captionStyle(ctl) {
   const selects = ctl.$$("[data-caption-setting]");

@@ -1,7 +1,4 @@
-// Captions: a toggle (aria-pressed) and a menu of tracks (radios). The cues are drawn by the
-// player in an overlay, from tracks in "hidden" mode, so the caption style (CSS custom
-// properties, which do not reach ::cue) applies and audio clips show captions too. The
-// overlay is aria-hidden: like native cue rendering, it is not read out a second time.
+// Captions: toggle, track menu, and cues drawn in an aria-hidden overlay (README.md).
 
 export default function captions(ctl) {
   const toggle = ctl.$('[data-control="captions"]');
@@ -17,7 +14,7 @@ export default function captions(ctl) {
   let current = null;
   let last = radios.find((r) => r.value)?.value;
 
-  // A cue that ends exactly now is still "active" when paused there: show only the next one.
+  // Paused on a boundary, the cue ending there is still "active": show only the next one.
   const render = () => {
     const now = ctl.media.currentTime;
     const cues = [...(current?.track.activeCues || [])].filter((c) => c.endTime > now);
@@ -47,7 +44,7 @@ export default function captions(ctl) {
   ctl.actions.captions = () => choose(current ? "" : last);
   toggle.addEventListener("click", ctl.actions.captions);
 
-  // `captions=LANG` (the server marks that track default) wins; then the reader's last choice.
+  // `captions=LANG` (a default track), else the reader's last choice.
   const saved = ctl.load("captions", "");
   const start = Object.values(tracks).find((el) => el.default)
     || Object.values(tracks).find((el) => saved && el.srclang == saved);

@@ -1,8 +1,4 @@
-// Text audio description: while the toggle is on, each cue of the descriptions track is
-// spoken by the browser's voice (speechSynthesis, at the chosen rate) or, with the voice set
-// to "Off" or missing, written to the assertive live region for the reader's screen reader or
-// braille display. One channel at a time, so nobody hears a description twice at once.
-// Optionally the clip pauses while a description is spoken (extended description).
+// Text audio description: voice or live region, one at a time; optional pausing (README.md).
 
 export default function description(ctl) {
   const toggle = ctl.$('[data-control="description"]');
@@ -36,7 +32,7 @@ export default function description(ctl) {
     if (settings.hold && !ctl.media.paused) {
       held = true;
       ctl.media.pause();
-      // Never stay paused if the voice goes silent without saying so.
+      // Never stay paused if the voice goes quiet without an end event.
       timer = setTimeout(resume, 3000 + (text.length * 90) / rate);
     }
     voice.speak(utterance);
@@ -60,8 +56,6 @@ export default function description(ctl) {
   toggle.addEventListener("click", () => set({ on: !settings.on }));
   for (const radio of rates) radio.addEventListener("change", () => set({ rate: radio.value }));
   hold?.addEventListener("change", () => set({ hold: hold.checked }));
-  ctl.on("play", () => {
-    held = false;
-  });
+  ctl.on("play", () => (held = false));
   show();
 }

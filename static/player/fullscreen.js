@@ -4,7 +4,7 @@ export default function fullscreen(ctl) {
   const button = ctl.$('[data-control="fullscreen"]');
   const media = ctl.media;
   if (!document.fullscreenEnabled) {
-    // iOS Safari: only the video itself can go full screen (with its native controls).
+    // iOS Safari: only the video itself, with native controls.
     if (media.webkitEnterFullscreen) ctl.actions.fullscreen = () => media.webkitEnterFullscreen();
     else return (button.hidden = true);
   } else {

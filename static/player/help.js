@@ -1,5 +1,4 @@
-// The shortcuts help dialog (`?`), with the switch for single-key shortcuts (WCAG 2.1.4),
-// kept in localStorage.
+// The shortcuts help dialog (`?`) and the switch for single-key shortcuts (WCAG 2.1.4).
 
 export default function help(ctl) {
   const dialog = ctl.$("#amps-help-dialog");

@@ -1,8 +1,4 @@
-// The keyboard map. Active only while focus is inside the player, never in a text field, a
-// menu or a dialog, never with Ctrl/Alt/Meta, and switchable off in the help dialog.
-// Keys a focused control owns stay its own: Space on a button presses that button, the
-// volume slider's arrows, Home and End move the volume. Left is back in time in RTL pages
-// too: the timeline is not mirrored (see seek.js).
+// The keyboard map: focus in the player only, never a control's own keys (README.md).
 
 const NOT_HERE = "input:not([type=range]), select, textarea, [contenteditable], dialog, .amps-menu";
 const OWNS_SPACE = "button, a, input:not([type=range]), summary";

@@ -1,6 +1,4 @@
-// amps player: progressive enhancement of the native <video>/<audio>. Without this script the
-// reader has native controls, captions, the transcript and a download link; with it, the
-// server-rendered controls take over, one module per control around a small controller.
+// amps player: drives the server-rendered controls over the native media element.
 import { Controller } from "./controller.js";
 import status from "./status.js";
 import play from "./play.js";
@@ -24,7 +22,7 @@ const CONTROLS = [status, play, seek, time, mute, volume, menus, captions, capti
   chapters, description, transcript, fullscreen, pip, help, keyboard];
 
 export function enhance(root) {
-  if (!root.querySelector(".amps-media")) return null; // "no media": the server said it all
+  if (!root.querySelector(".amps-media")) return null; // "no media": nothing to drive
   const ctl = new Controller(root);
   for (const control of CONTROLS) control(ctl);
   ctl.media.controls = false;
@@ -35,7 +33,7 @@ export function enhance(root) {
   return ctl;
 }
 
-// `start=`: the source URL's #t= fragment starts there already; this makes sure of it.
+// `start=`: the source's #t= fragment starts there already; this makes sure.
 function startAt(ctl) {
   const start = +ctl.root.dataset.start;
   if (!start) return;

@@ -1,5 +1,4 @@
-// The seek slider: a native range input whose value is spoken as a phrase,
-// "1 minute 5 seconds of 3 minutes 25 seconds" (aria-valuetext).
+// The seek slider: aria-valuetext speaks the time ("1 minute 5 seconds of 3 minutes 25 seconds").
 import { spoken } from "./time-format.js";
 
 export default function seek(ctl) {
@@ -12,8 +11,7 @@ export default function seek(ctl) {
   const show = (force) => {
     const time = dragging ? +slider.value : media.currentTime;
     const whole = Math.floor(time);
-    // Once a second at most; and while the slider itself has focus during playback, every
-    // 10 s, so a screen reader is not made to read a new value each second.
+    // Every 10 s, not every second, while focused and playing: screen readers read it out.
     const focused = document.activeElement == slider && !media.paused;
     if (!force && (whole == shown || (focused && Math.abs(time - stamp) < 10))) return;
     shown = whole;
@@ -21,7 +19,6 @@ export default function seek(ctl) {
     const duration = ctl.duration;
     slider.max = duration;
     if (!dragging) slider.value = time;
-    slider.style.setProperty("--amps-fill", (duration ? (time / duration) * 100 : 0) + "%");
     slider.setAttribute("aria-valuetext", ctl.t("time_of", {
       elapsed: spoken(time, ctl.cat), duration: spoken(duration, ctl.cat),
     }));
@@ -33,9 +30,7 @@ export default function seek(ctl) {
     show(true);
   });
   slider.addEventListener("change", () => (dragging = false));
-  // The slider's own keys (not shortcuts, so they work with shortcuts off): arrows 5 s, as the
-  // player keys. The timeline stays left-to-right in RTL pages (a tape direction, as in
-  // Material's bidi guidance and major players), so Right is later there too, as APG says.
+  // Its own keys, on even with shortcuts off. Not mirrored in RTL (README.md).
   const steps = { ArrowLeft: -5, ArrowDown: -5, ArrowRight: 5, ArrowUp: 5 };
   slider.addEventListener("keydown", (e) => {
     if (!(e.key in steps) || e.altKey || e.ctrlKey || e.metaKey) return;

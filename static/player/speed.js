@@ -1,4 +1,4 @@
-// Speed: a menu of rates (radios, 0.5-2x); its button shows the rate and is named for it.
+// Speed: a menu of rates (radios, 0.5-2x); its button shows and says the rate.
 
 export default function speed(ctl) {
   const button = ctl.$('[data-menu="speed"]');

@@ -1,8 +1,4 @@
-// Player states in the role=status region: loading and buffering (after a short delay, so a
-// fast network never makes it chatter), ended; and the "no media" alert when the browser
-// cannot play the clip (a MediaError, or every <source> failed, e.g. an unsupported codec).
-
-const DELAY = 500;
+// States in the role=status region (after a delay: no chatter) and the "no media" alert.
 
 export default function status(ctl) {
   const region = ctl.$(".amps-status");
@@ -14,39 +10,40 @@ export default function status(ctl) {
   };
   const later = (key, still) => {
     clearTimeout(timer);
-    timer = setTimeout(() => still() && say(key), DELAY);
+    timer = setTimeout(() => still() && say(key), 500);
   };
+  const loading = () => later("loading", () => media.readyState < 1);
 
-  ctl.on("loadstart", () => later("loading", () => media.readyState < 1));
+  ctl.on("loadstart", loading);
   for (const type of ["waiting", "stalled"]) {
     ctl.on(type, () => later("buffering", () => !media.paused && media.readyState < 3));
   }
   for (const type of ["loadedmetadata", "canplay", "playing", "pause"]) {
     ctl.on(type, () => media.ended || say());
   }
-  ctl.on("play", () => say());
-  ctl.on("seeking", () => say());
+  for (const type of ["play", "seeking"]) ctl.on(type, () => say());
   ctl.on("ended", () => say("ended"));
 
   const fail = () => {
     if (ctl.root.dataset.state == "error") return;
     say();
     ctl.root.dataset.state = "error";
-    media.hidden = true;
-    ctl.$(".amps-controls").hidden = true;
+    media.hidden = ctl.$(".amps-controls").hidden = true;
+    const transcript = document.getElementById("amps-transcript");
+    if (transcript) transcript.hidden = false; // still offered, even in an embed
     const message = ctl.$(".amps-message");
     const title = message.firstElementChild;
     const text = title.textContent;
     message.hidden = false;
-    title.textContent = ""; // changed after it is shown, so the alert is announced
+    title.textContent = ""; // filled again once shown, so the alert is announced
     requestAnimationFrame(() => (title.textContent = text));
     ctl.emit("error", media.error);
   };
-  // <source> errors do not bubble: catch them on the way down. Only the last one counts.
+  // A <source> error (e.g. a codec) does not bubble: caught on the way down; the last counts.
   media.addEventListener("error", (e) => {
     if (e.target == media || !e.target.nextElementSibling?.matches("source")) fail();
   }, true);
-  // The error may have come before this module ran (modules run after parsing).
+  // Modules run after parsing: it may have failed before.
   if (media.error || media.networkState == media.NETWORK_NO_SOURCE) fail();
-  else if (media.readyState < 1) later("loading", () => media.readyState < 1);
+  else if (media.readyState < 1) loading();
 }

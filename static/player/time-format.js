@@ -1,5 +1,4 @@
-// The one JS place for time as text: `3:25` for eyes, "3 minutes 25 seconds" for ears.
-// Same rules as app/durations.py (format_duration, iso_duration) and app/i18n.py (spoken).
+// The one JS place for time as text; the rules of app/durations.py and app/i18n.py.
 
 const whole = (s) => (isFinite(s) && s > 0 ? Math.floor(s + 1e-6) : 0);
 const parts = (s) => {
@@ -23,7 +22,7 @@ export function iso(seconds) {
 
 const rules = {};
 
-/** Time as words from the page's catalogue: CLDR plural forms per unit via Intl.PluralRules. */
+/** "3 minutes 25 seconds", in the catalogue's language (CLDR plurals). */
 export function spoken(seconds, catalogue) {
   const { lang, units, joiner = " " } = catalogue;
   const plural = (rules[lang] ||= new Intl.PluralRules(lang));

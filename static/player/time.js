@@ -1,5 +1,4 @@
-// The time display: elapsed / duration and remaining, as <time> elements (not announced
-// while playing; the seek slider carries the spoken value).
+// Elapsed / duration and remaining, as <time>s (not live: the seek slider speaks the time).
 import { clock, iso } from "./time-format.js";
 
 export default function time(ctl) {
@@ -19,6 +18,6 @@ export default function time(ctl) {
     set(remaining, Math.max(0, ctl.duration - now), "-");
   };
   for (const type of ["timeupdate", "durationchange", "seeking", "loadedmetadata"]) ctl.on(type, show);
-  // Shown beside the seek slider once the player is scripted (no-JS: under the picture).
+  // Beside the seek slider (without JS it sits under the picture).
   ctl.$(".amps-seek").after(elapsed.parentNode);
 }

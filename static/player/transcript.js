@@ -1,6 +1,4 @@
-// The interactive transcript (server-rendered links that reload at a time without JS): the
-// current line is marked (aria-current) and kept in view inside the list; a click or Enter
-// seeks there; the search box filters lines; the toggle shows and hides the section.
+// The transcript: current line marked and kept in view, click/Enter seeks, search filters.
 
 export default function transcript(ctl) {
   const section = document.getElementById("amps-transcript");
@@ -15,7 +13,7 @@ export default function transcript(ctl) {
     toggle.setAttribute("aria-expanded", !section.hidden);
   });
 
-  // Scroll the list, never the page, and only while nobody is reading or using the list.
+  // Scrolls the list, never the page, and not while someone is reading or using it.
   const reveal = (line) => {
     const box = list.getBoundingClientRect();
     const at = line.getBoundingClientRect();
@@ -54,7 +52,7 @@ export default function transcript(ctl) {
       line.parentNode.hidden = !match;
       shown += match;
     }
-    // Announced once typing pauses, not at every key.
+    // Announced when typing pauses, not at every key.
     clearTimeout(timer);
     timer = setTimeout(() => {
       count.textContent = !query ? "" : shown ? ctl.t("matches", { count: shown }) : ctl.t("no_matches");

@@ -7,7 +7,6 @@ export default function volume(ctl) {
     const value = media.muted ? 0 : media.volume;
     slider.value = value;
     slider.setAttribute("aria-valuetext", ctl.t("volume_value", { percent: Math.round(value * 100) }));
-    slider.style.setProperty("--amps-fill", value * 100 + "%");
   };
   slider.addEventListener("input", () => ctl.setVolume(+slider.value));
   ctl.actions.volume = (step) => ctl.setVolume((media.muted ? 0 : media.volume) + step);
