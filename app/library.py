@@ -10,10 +10,10 @@ import anyio.to_thread
 from app.catalog import Catalog, new_id
 from app.config import Settings
 from app.models import Media, Track
-from app.posters import stored_poster
+from app.posters import PosterError, poster_name, stored_poster
 from app.probe import ProbeError, ProbeResult, probe_file
 from app.problems import Problem
-from app.storage import PendingFile, Storage, media_key
+from app.storage import PendingFile, Storage, StorageError, media_key
 from app.uploads import ReceivedUpload
 
 log = logging.getLogger("amps")
@@ -146,12 +146,32 @@ class Library:
         media = self.catalog.delete(media_id)
         if media is None:
             return False
-        for key in [media.storage_key, *(t.storage_key for t in media.tracks)]:
+        poster = media_key(media.id, poster_name(media.kind))
+        self._remove([media.storage_key, poster, *(t.storage_key for t in media.tracks)])
+        return True
+
+    def delete_track(self, media_id: str, track_id: str) -> bool:
+        track = self.catalog.delete_track(media_id, track_id)
+        if track is None:
+            return False
+        self._remove([track.storage_key])
+        return True
+
+    def _remove(self, keys: list[str]) -> None:
+        for key in keys:
             try:
                 self.storage.delete(key)
-            except OSError:
+            except (OSError, StorageError):
                 log.warning("could not remove %s; the start-up sweep will", key)
-        return True
+
+    def make_poster(self, media_id: str) -> None:
+        """Render the poster now (after an upload) so the first reader need not wait."""
+        media = self.catalog.get(media_id)
+        try:
+            if media is not None:
+                self.poster_path(media)
+        except (PosterError, StorageError) as exc:
+            log.warning("no poster for %s: %s", media_id, exc)
 
     def poster_path(self, media: Media) -> Path:
         """The clip's poster, made from its file on first use; PosterError when it cannot be."""

@@ -12,7 +12,7 @@ from app.durations import format_duration, iso_duration
 from app.i18n import Catalogue
 from app.models import Media, Track
 from app.storage import Storage
-from app.urls import media_urls
+from app.urls import media_urls, track_url
 
 log = logging.getLogger("amps")
 TEXT_KINDS = ("captions", "subtitles")
@@ -159,7 +159,7 @@ def build_view(
     shown = pick_caption_track(list(media.tracks), captions, None) if captions else None
     transcript_track = shown or pick_caption_track(list(media.tracks), media.language, t.code)
     tracks = [
-        TrackView(tr.id, tr.kind, tr.srclang, tr.label, f"{urls['watch']}/tracks/{tr.id}.vtt",
+        TrackView(tr.id, tr.kind, tr.srclang, tr.label, track_url(base, media.id, tr.id),
                   default=shown is not None and tr.id == shown.id)
         for tr in media.tracks
     ]  # fmt: skip

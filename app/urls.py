@@ -27,6 +27,10 @@ def media_urls(base: str, media_id: str) -> MediaUrls:
     )
 
 
+def track_url(base: str, media_id: str, track_id: str) -> str:
+    return f"{base}/media/{media_id}/tracks/{track_id}.vtt"
+
+
 def public_record(media: Media, base: str) -> MediaPublic:
     urls = media_urls(base, media.id)
     tracks = [
@@ -35,7 +39,7 @@ def public_record(media: Media, base: str) -> MediaPublic:
             kind=t.kind,
             srclang=t.srclang,
             label=t.label,
-            url=f"{urls.watch}/tracks/{t.id}.vtt",
+            url=track_url(base, media.id, t.id),
         )
         for t in media.tracks
     ]

@@ -52,8 +52,12 @@ def client(settings: "Settings") -> Iterator["TestClient"]:
         yield test_client
 
 
-def stored_files(media_dir: Path) -> list[Path]:
+def stored_files(media_dir: Path, *, posters: bool = True) -> list[Path]:
     """Every file in the library folder except the catalog's own database files."""
     return sorted(
-        p for p in media_dir.rglob("*") if p.is_file() and not p.name.startswith("amps.sqlite3")
+        p
+        for p in media_dir.rglob("*")
+        if p.is_file()
+        and not p.name.startswith("amps.sqlite3")
+        and (posters or not p.name.startswith("poster."))
     )

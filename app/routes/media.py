@@ -4,7 +4,7 @@ import re
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 
 from app.auth import check_writer
 from app.catalog import ID_PATTERN
@@ -57,7 +57,11 @@ def find_media(catalog: Any, media_id: str) -> Media:
     summary="Upload a clip",
 )
 async def upload_media(
-    request: Request, response: Response, library: LibraryDep, settings: SettingsDep
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    library: LibraryDep,
+    settings: SettingsDep,
 ) -> MediaPublic:
     """Streamed to storage as it arrives; refused (and nothing kept) unless it is audio or video."""
     check_writer(request, settings.api_token)
@@ -66,6 +70,7 @@ async def upload_media(
     except UploadError as exc:
         raise Problem(exc.status, str(exc), field=exc.field or "file") from exc
     media = await library.add_upload(received)
+    background.add_task(anyio.to_thread.run_sync, library.make_poster, media.id)
     record = public_record(media, base_url(request, settings.public_url))
     response.headers["Location"] = record.urls.api
     return record

@@ -1,6 +1,5 @@
 """A clip's text tracks: add one from WebVTT or SRT (checked, stored as WebVTT), remove one."""
 
-import logging
 import re
 from collections.abc import AsyncGenerator
 
@@ -19,10 +18,8 @@ from app.models import TRACK_KINDS
 from app.problems import Problem, not_found
 from app.routes.media import PROBLEMS, find_media
 from app.schemas import ProblemDetail, TrackPublic
-from app.storage import StorageError
-from app.urls import base_url, media_urls
+from app.urls import base_url, track_url
 
-log = logging.getLogger("amps")
 router = APIRouter(prefix="/api/media/{media_id}/tracks", tags=["tracks"])
 MAX_BODY = MAX_BYTES + 64 * 1024  # the file, plus room for boundaries and the text fields
 MAX_LABEL = 100
@@ -166,8 +163,7 @@ async def add_track(
         )
     except UnknownMedia:  # deleted meanwhile
         raise not_found() from None
-    watch = media_urls(base_url(request, settings.public_url), media.id).watch
-    url = f"{watch}/tracks/{track.id}.vtt"
+    url = track_url(base_url(request, settings.public_url), media.id, track.id)
     record = TrackPublic.model_validate(
         {"id": track.id, "kind": kind, "srclang": srclang, "label": label, "url": url}
     )
@@ -186,11 +182,6 @@ async def delete_track(
 ) -> Response:
     check_writer(request, settings.api_token)
     media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
-    track = await anyio.to_thread.run_sync(catalog.delete_track, media.id, track_id)
-    if track is None:
+    if not await anyio.to_thread.run_sync(library.delete_track, media.id, track_id):
         raise not_found("track of this clip")
-    try:
-        await anyio.to_thread.run_sync(library.storage.delete, track.storage_key)
-    except (OSError, StorageError):
-        log.warning("could not remove %s", track.storage_key)
     return Response(status_code=204)

@@ -68,7 +68,7 @@ def test_client_hanging_up_mid_body_leaves_nothing(
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(request + head + data[: len(data) // 2])
         time.sleep(0.5)
-    assert wait_until_empty(server.media_dir), stored_files(server.media_dir)
+    assert wait_until_empty(server.media_dir), stored_files(server.media_dir, posters=False)
     assert httpx.get(f"{server.url}/api/media").json()["total"] == 0
 
 
@@ -76,6 +76,10 @@ def test_kill_during_upload_then_restart_leaves_no_stray_file(
     server: Server, media_files: dict[str, Path]
 ) -> None:
     kept = curl_upload(server, media_files["cbr.mp3"])
+    # The poster is rendered in the background after an upload: let it finish first.
+    deadline = time.monotonic() + 10
+    while len(stored_files(server.media_dir)) != 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     data = media_files["audio.wav"].read_bytes()
     head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
     request = (
@@ -85,12 +89,16 @@ def test_kill_during_upload_then_restart_leaves_no_stray_file(
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(request + head + data[: len(data) // 2])
         deadline = time.monotonic() + 10
-        while len(stored_files(server.media_dir)) < 2 and time.monotonic() < deadline:
+        while (
+            len(stored_files(server.media_dir, posters=False)) < 2 and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
-        assert len(stored_files(server.media_dir)) == 2, "the partial upload was never on disk"
+        assert len(stored_files(server.media_dir, posters=False)) == 2, (
+            "the partial upload was never on disk"
+        )
         server.kill()
     server.start()
-    [left] = stored_files(server.media_dir)
+    [left] = stored_files(server.media_dir, posters=False)
     assert kept["id"] in left.parts
     assert httpx.get(f"{server.url}/api/media").json()["total"] == 1
     stream = httpx.get(f"{server.url}/media/{kept['id']}/stream")
