@@ -5,13 +5,15 @@ A real server (`python -m app.cli serve`, temp library) is sampled every 0.1 s w
   * idle: the baseline, after start-up and a first request;
   * upload: a ~1 GiB uncompressed video (cached in .cache/bench/), streamed from disk by
     `curl -F`; the server writes it to the library, probes it with ffprobe, decodes its last
-    seconds with ffmpeg (those children are counted) and records it;
+    seconds with ffmpeg, records it, then renders its poster in the background (ffmpeg):
+    those children are counted;
   * download: --clients clients fetch the whole file at once, as fast as they can read;
   * slow download (extra, --no-slow skips it): as many clients reading at 5 MB/s each, so the
     server must hold back rather than buffer what they cannot take yet.
 
-For each phase it prints the RSS at its start, its peak and the growth (peak - start), in MB
-(10^6 bytes), and PASS/FAIL against the goal: growth under --limit-mb (100) MB.
+For each phase it prints the RSS at its start, its peak (during the phase and the 2 s of rest
+after it, when work it set off in the background may still run), the growth (peak - start) in
+MB (10^6 bytes), and PASS/FAIL against the goal: growth under --limit-mb (100) MB.
 A benchmark, not a test: it prints figures.
 
     .venv/bin/python bench/memory.py            # 1 GiB file, about a minute
@@ -152,10 +154,10 @@ def run_phase(name: str, sampler: Sampler, work: Work) -> Phase:
     began = time.monotonic()
     others = OtherLoad()
     phase.note = work()
-    phase.samples = sampler.since(began)
     phase.other_load = others.percent()
-    time.sleep(SETTLE_SECONDS)
+    time.sleep(SETTLE_SECONDS)  # counted: work the phase set off in the background ends here
     phase.end = sampler.now()
+    phase.samples = sampler.since(began)
     return phase
 
 
