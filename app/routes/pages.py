@@ -34,10 +34,15 @@ def render(request: Request, name: str, status: int = 200, **context: object) ->
 def embed_context(view: PlayerView) -> dict[str, object]:
     """The iframe code and its size, for the embed box and the Open Graph/Twitter tags."""
     if view.media is None:
-        return {"iframe_code": "", "frame": (DEFAULT_WIDTH, DEFAULT_WIDTH * 9 // 16)}
+        return {"iframe_code": "", "snippet_code": "", "frame": (DEFAULT_WIDTH, 360)}
     width, height = frame_size(view.media, None, None)
     code = iframe(view.urls["embed"], view.title, width, height)
-    return {"iframe_code": code, "frame": (width, height)}
+    origin = view.urls["watch"].split("/media/")[0]
+    snippet = (
+        f'<div data-amps-id="{view.media.id}"></div>\n'
+        f'<script src="{origin}/static/embed.js" async></script>'
+    )
+    return {"iframe_code": code, "snippet_code": snippet, "frame": (width, height)}
 
 
 async def player_page(
@@ -59,7 +64,10 @@ async def page_not_found(request: Request) -> Response:
     view = build_view(None, t, request.app.state.library.storage, "")
     embed = request.url.path.startswith("/embed/")
     name = "embed.html" if embed else "watch.html"
-    return render(request, name, 404, view=view, t=t, transcript_open=not embed)
+    return render(
+        request, name, 404, view=view, t=t, transcript_open=not embed,
+        embed_origins=request.app.state.settings.embed_origins, **embed_context(view),
+    )  # fmt: skip
 
 
 @router.get("/media/{media_id}", response_class=HTMLResponse)
@@ -93,7 +101,10 @@ async def embed_page(
         request, media_id, catalog, library, base, t, start=start or t_,
         autoplay=autoplay == "1", captions=captions,
     )  # fmt: skip
-    return render(request, "embed.html", status, view=view, t=t, transcript_open=False)
+    return render(
+        request, "embed.html", status, view=view, t=t, transcript_open=False,
+        embed_origins=settings.embed_origins,
+    )  # fmt: skip
 
 
 PAGE_SIZE = 24
