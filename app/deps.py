@@ -9,17 +9,17 @@ from app.config import Settings
 from app.library import Library
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_catalog(request: Request) -> Catalog:
+async def get_catalog(request: Request) -> Catalog:
     catalog: Catalog = request.app.state.catalog
     return catalog
 
 
-def get_library(request: Request) -> Library:
+async def get_library(request: Request) -> Library:
     library: Library = request.app.state.library
     return library
 

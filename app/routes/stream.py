@@ -1,9 +1,13 @@
 """The bytes of a clip and its tracks; the range rules live in app.streaming."""
 
+from pathlib import Path
+
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
+from app.catalog import Catalog
 from app.deps import CatalogDep, LibraryDep
+from app.library import Library
 from app.models import Media
 from app.problems import Problem
 from app.routes.media import find_media
@@ -23,6 +27,12 @@ def download_name(media: Media) -> str:
     return f"{media.title}.{extension}"
 
 
+def media_and_file(catalog: Catalog, library: Library, media_id: str) -> tuple[Media, Path | None]:
+    """The record and its file in one trip to the thread pool."""
+    media = find_media(catalog, media_id)
+    return media, library.file_of(media)
+
+
 STREAM = "/media/{media_id}/stream"
 TRACK = "/media/{media_id}/tracks/{track_file}"
 
@@ -35,8 +45,7 @@ async def stream_media(
     media_id: str, request: Request, catalog: CatalogDep, library: LibraryDep, download: int = 0
 ) -> Response:
     """Byte ranges (RFC 9110), conditional requests, CORS. `?download=1` saves to disk."""
-    media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
-    path = await anyio.to_thread.run_sync(library.file_of, media)
+    media, path = await anyio.to_thread.run_sync(media_and_file, catalog, library, media_id)
     if path is None:
         raise gone()
     return stream_file(
