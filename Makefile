@@ -47,6 +47,7 @@ bench: install
 	@scripts/install-system-packages.sh bench
 	$(BIN)/python bench/stream_vs_nginx.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/payload_size.py
 
 clean:
 	rm -rf $(VENV) node_modules .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
