@@ -17,9 +17,10 @@ import fullscreen from "./fullscreen.js";
 import pip from "./pip.js";
 import help from "./help.js";
 import keyboard from "./keyboard.js";
+import bridge from "./bridge.js";
 
 const CONTROLS = [status, play, seek, time, mute, volume, menus, captions, captionStyle, speed,
-  chapters, description, transcript, fullscreen, pip, help, keyboard];
+  chapters, description, transcript, fullscreen, pip, help, keyboard, bridge];
 
 export function enhance(root) {
   if (!root.querySelector(".amps-media")) return null; // "no media": nothing to drive
