@@ -29,6 +29,24 @@ class Settings(BaseSettings):
     probe_timeout: float = Field(
         30.0, gt=0, description="Seconds before an ffprobe/ffmpeg run on an upload is killed."
     )
+    storage_quota_bytes: int | None = Field(
+        None,
+        gt=0,
+        description="Most bytes the library's files may take; a write past it is refused "
+        "with 507 and nothing kept. None: the disk's own size.",
+    )
+    upload_read_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a request body may stall between two chunks before the request "
+        "is dropped with 408 and nothing kept.",
+    )
+    uploads_per_minute: int = Field(
+        60,
+        ge=0,
+        description="Uploads (clips and tracks) one client address may start per minute; "
+        "429 past it. 0: no limit.",
+    )
     embed_origins: str = Field(
         "*",
         description="Origins that may frame /embed pages and command the player, separated "

@@ -13,7 +13,7 @@ from app.models import Media, Track
 from app.posters import PosterError, poster_name, stored_poster
 from app.probe import ProbeError, ProbeResult, probe_file
 from app.problems import Problem
-from app.storage import PendingFile, Storage, StorageError, media_key
+from app.storage import PendingFile, Storage, StorageError, StorageFull, media_key
 from app.uploads import ReceivedUpload
 
 log = logging.getLogger("amps")
@@ -21,6 +21,8 @@ LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 MAX_TITLE = 300
 MAX_DESCRIPTION = 20_000
 COPY_CHUNK = 1024 * 1024
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # not \t \n \r
+STORAGE_FULL = "The server's storage is full, so nothing was kept. Try again later."
 
 
 def title_from(result: ProbeResult, filename: str | None) -> str:
@@ -36,18 +38,64 @@ def title_from(result: ProbeResult, filename: str | None) -> str:
     return "Untitled clip"
 
 
-def check_fields(fields: dict[str, str]) -> dict[str, str | None]:
-    """Validate the optional text fields of an upload, naming the field at fault."""
-    title = fields.get("title", "").strip()
-    description = fields.get("description", "").strip()
-    language = fields.get("language", "").strip() or None
+def stored_filename(filename: str | None) -> str | None:
+    """The upload's own name, kept for the record: its last part, without control characters."""
+    name = PurePath((filename or "").replace("\\", "/")).name
+    return CONTROL.sub("", name.replace("\t", " "))[:255] or None
+
+
+def checked_title(value: str) -> str:
+    """The title on one line (runs of white space made one space); 422 when unfit."""
+    title = " ".join(value.split())
     if len(title) > MAX_TITLE:
         raise Problem(422, f"The title is longer than {MAX_TITLE} characters.", field="title")
+    _refuse_controls(title, "title")
+    return title
+
+
+def checked_description(value: str) -> str:
+    description = value.strip()
     if len(description) > MAX_DESCRIPTION:
         raise Problem(422, "The description is longer than 20,000 characters.", field="description")
-    if language is not None and not LANGUAGE_TAG.match(language):
+    _refuse_controls(description, "description")
+    return description
+
+
+def checked_language(value: str) -> str | None:
+    language = value.strip() or None
+    if language is not None and not LANGUAGE_TAG.fullmatch(language):
         raise Problem(422, "The language must be a tag like `en` or `pt-BR`.", field="language")
-    return {"title": title or None, "description": description, "language": language}
+    return language
+
+
+def _refuse_controls(text: str, name: str) -> None:
+    # NUL and other control characters break databases (PostgreSQL refuses NUL) and
+    # terminals; unpaired surrogates cannot be stored as UTF-8 at all.
+    if CONTROL.search(text):
+        raise Problem(422, f"The {name} holds control characters; send plain text.", field=name)
+
+
+def check_fields(fields: dict[str, str]) -> dict[str, str | None]:
+    """Validate the optional text fields of an upload, naming the field at fault."""
+    return {
+        "title": checked_title(fields.get("title", "")) or None,
+        "description": checked_description(fields.get("description", "")),
+        "language": checked_language(fields.get("language", "")),
+    }
+
+
+def check_changes(changes: dict[str, str | None]) -> dict[str, str | None]:
+    """The fields of an edit (PATCH), checked as an upload's are; a title may not be blank."""
+    checked = dict(changes)
+    if "title" in changes:
+        checked["title"] = checked_title(changes["title"] or "")
+        if not checked["title"]:
+            raise Problem(422, "The title may be changed but not left empty.", field="title")
+    if "description" in changes:
+        checked["description"] = checked_description(changes["description"] or "")
+    if "language" in changes:
+        checked["language"] = checked_language(changes["language"] or "")
+    return checked
 
 
 class Library:
@@ -92,7 +140,14 @@ class Library:
             self.storage.discard(pending)
             raise
         media = self._record(result, pending, filename, checked)
-        self.storage.commit(pending, media.storage_key)
+        try:
+            self.storage.commit(pending, media.storage_key)
+        except StorageFull as exc:
+            self.storage.discard(pending)
+            raise Problem(507, STORAGE_FULL, field="file") from exc
+        except BaseException:
+            self.storage.discard(pending)
+            raise
         try:
             return self.catalog.add(media)
         except BaseException:
@@ -123,7 +178,7 @@ class Library:
             codecs=list(result.codecs),
             tags=dict(result.tags),
             storage_key=media_key(media_id, "original" + result.extension),
-            original_filename=PurePath((filename or "").replace("\\", "/")).name[:255] or None,
+            original_filename=stored_filename(filename),
             sha256=pending.digest,
         )
 
@@ -131,7 +186,10 @@ class Library:
         """Store a WebVTT track and record it (the text is checked by the caller)."""
         track_id = secrets.token_hex(8)
         key = media_key(media_id, f"track-{track_id}.vtt")
-        self.storage.put_bytes(key, vtt.encode("utf-8"))
+        try:
+            self.storage.put_bytes(key, vtt.encode("utf-8"))
+        except StorageFull as exc:
+            raise Problem(507, STORAGE_FULL, field="file") from exc
         track = Track(
             id=track_id, media_id=media_id, kind=kind, srclang=srclang, label=label, storage_key=key
         )

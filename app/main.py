@@ -12,6 +12,7 @@ from app.catalog import Catalog
 from app.config import Settings
 from app.headers import SecurityHeaders
 from app.library import Library
+from app.limits import BodyLimit, RateLimiter
 from app.routes import (
     health,
     media,
@@ -40,7 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(settings.catalog_url)
-    library = Library(settings, catalog, LocalStorage(settings.media_dir))
+    storage = LocalStorage(settings.media_dir, quota_bytes=settings.storage_quota_bytes)
+    library = Library(settings, catalog, storage)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,10 +54,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.library = library
+    app.state.upload_limiter = RateLimiter(settings.uploads_per_minute)
     app.state.assets = Assets(settings.static_dir)
     app.state.templates = make_templates(app.state.assets)
     problems.install(app, pages.page_not_found)
     for module in (media, tracks, stream, posters, health, pages, upload_page, static, oembed):
         app.include_router(module.router)
+    app.add_middleware(BodyLimit, read_timeout=settings.upload_read_timeout)
     app.add_middleware(SecurityHeaders, embed_origins=settings.embed_origin_list)
     return app

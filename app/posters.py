@@ -5,11 +5,11 @@ written to a temp file and moved into place, so concurrent first requests cannot
 """
 
 import logging
-import subprocess
 import time
 from pathlib import Path
 
 from app.models import Media
+from app.probe import SAFE_INPUT, ProbeTimeout, ToolMissing, run_tool
 from app.storage import Storage, media_key
 
 log = logging.getLogger("amps")
@@ -79,7 +79,7 @@ def _still_args(source: Path, seek: float, target: Path) -> list[str]:
     # Scaled to its display aspect (sar), never wider than MAX_WIDTH, never enlarged.
     scale = f"scale=w='min({MAX_WIDTH},iw*sar)':h='round(ow/dar)',setsar=1"
     return [
-        "-ss", f"{seek:.3f}", "-i", f"file:{source}",
+        "-ss", f"{seek:.3f}", *SAFE_INPUT, "-i", f"file:{source}",
         "-map", "0:v:0", "-frames:v", "1", "-vf", scale,
         "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", f"file:{target}",
     ]  # fmt: skip
@@ -93,30 +93,21 @@ def _waveform_args(source: Path, target: Path) -> list[str]:
         "[back][wave]overlay=format=auto"
     )
     return [
-        "-i", f"file:{source}", "-filter_complex", graph, "-frames:v", "1",
+        *SAFE_INPUT, "-i", f"file:{source}", "-filter_complex", graph, "-frames:v", "1",
         "-c:v", "png", "-f", "image2", "-update", "1", f"file:{target}",
     ]  # fmt: skip
 
 
 def _ffmpeg(args: list[str], deadline: float) -> None:
-    """Run ffmpeg until it ends or the deadline passes (then kill it): PosterError on failure."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise PosterError("No poster could be made: it took too long.")
+    """Run ffmpeg under the probe's limits until it ends or the deadline passes: PosterError
+    on failure."""
     command = ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y", *args]
     try:
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-    except FileNotFoundError:
+        done = run_tool(command, deadline)
+    except ProbeTimeout:
+        raise PosterError("No poster could be made: it took too long.") from None
+    except ToolMissing:
         raise PosterError("No poster could be made: ffmpeg is not installed here.") from None
-    with process:
-        try:
-            _, stderr = process.communicate(timeout=remaining)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise PosterError("No poster could be made: it took too long.") from None
-    if process.returncode != 0:
-        log.warning("ffmpeg poster failed (%s): %s", process.returncode, stderr[-2000:])
+    if done.returncode != 0:
+        log.warning("ffmpeg poster failed (%s): %s", done.returncode, done.stderr[-2000:])
         raise PosterError("No poster could be made: ffmpeg could not read this clip.")

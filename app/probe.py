@@ -146,7 +146,7 @@ class _Source:
         return f"file:/dev/fd/{self.file.fileno()}"
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return _run(list(args), self.deadline, pass_fds=(self.file.fileno(),))
+        return run_tool(list(args), self.deadline, pass_fds=(self.file.fileno(),))
 
 
 @dataclass(frozen=True)
@@ -391,10 +391,11 @@ def _is_short_text(text: str) -> bool:
     return 0 < len(text) <= MAX_TAG_LENGTH and all(c.isprintable() or c in "\n\r\t" for c in text)
 
 
-def _run(
+def run_tool(
     args: list[str], deadline: float, pass_fds: tuple[int, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    """Run ffprobe/ffmpeg under limits; at the deadline kill it and reap it."""
+    """Run ffprobe/ffmpeg on an untrusted file under limits of memory and CPU time; at the
+    deadline (time.monotonic()) kill it and reap it. Every run on an upload goes through here."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise ProbeTimeout(TOO_SLOW)

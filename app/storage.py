@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -43,20 +44,49 @@ def _storage_error(error: OSError, doing: str) -> StorageError:
     return StorageError(f"{doing} failed: {error.strerror or error}")
 
 
+class Quota:
+    """The bytes a storage's files take, held under a limit while they are written.
+
+    Counted per process from a walk at start-up plus what this process writes and deletes:
+    replicas sharing one volume each see only their own writes (a volume's own size or a
+    filesystem quota is the hard limit there).
+    """
+
+    def __init__(self, limit: int | None, used: int = 0) -> None:
+        self.limit = limit
+        self.used = used
+        self._lock = threading.Lock()
+
+    def claim(self, size: int) -> None:
+        """Count `size` more bytes; StorageFull, counting nothing, when that passes the limit."""
+        with self._lock:
+            if self.limit is not None and self.used + size > self.limit:
+                raise StorageFull(
+                    f"the storage quota ({self.limit:,} bytes) would be passed: "
+                    f"{self.used:,} bytes are in use"
+                )
+            self.used += size
+
+    def release(self, size: int) -> None:
+        with self._lock:
+            self.used = max(0, self.used - size)
+
+
 class PendingFile:
     """A temp file being written: counts and hashes what goes through it."""
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, fd: int, quota: Quota | None = None) -> None:
         self.path = path
         self.size = 0
+        self.quota = quota or Quota(None)
         self._fd: int | None = fd
         self._hash = hashlib.sha256()
 
     @classmethod
-    def create(cls, path: Path) -> "PendingFile":
+    def create(cls, path: Path, quota: Quota | None = None) -> "PendingFile":
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         try:
-            return cls(path, os.open(path, flags, 0o644))
+            return cls(path, os.open(path, flags, 0o644), quota)
         except OSError as error:
             raise _storage_error(error, "creating a temp file") from error
 
@@ -72,11 +102,15 @@ class PendingFile:
     def write(self, data: bytes) -> None:
         if self._fd is None:
             raise StorageError("write to a closed temp file")
+        self.quota.claim(len(data))
         view = memoryview(data)
         try:
             while view:
                 view = view[os.write(self._fd, view) :]
         except OSError as error:
+            # What did reach the file stays counted until the file is discarded.
+            self.quota.release(len(view))
+            self.size += len(data) - len(view)
             raise _storage_error(error, "writing") from error
         self.size += len(data)
         self._hash.update(data)
@@ -145,6 +179,13 @@ def _age(path: Path, now: float) -> float:
         return 0.0
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def host_tag() -> str:
     """This machine's name, reduced to what a temp file name may hold."""
     return re.sub(r"[^a-z0-9-]", "", socket.gethostname().lower())[:63]
@@ -163,12 +204,26 @@ def _pid_alive(pid: int) -> bool:
 class LocalStorage:
     """Files under root/<id[:2]>/<id>/<name>; temp files in root/.tmp on the same filesystem."""
 
-    def __init__(self, root: Path, *, orphan_grace: float = 300.0) -> None:
+    def __init__(
+        self, root: Path, *, orphan_grace: float = 300.0, quota_bytes: int | None = None
+    ) -> None:
         # Created once, at start-up; if it vanishes later (an unmounted volume), writes fail
         # and healthy() says so, rather than silently filling the disk underneath.
         root.mkdir(parents=True, exist_ok=True)
         self.root = root.resolve()
         self.orphan_grace = orphan_grace
+        self.quota = Quota(quota_bytes, self._usage() if quota_bytes is not None else 0)
+
+    def _usage(self) -> int:
+        """Bytes in our own files: the fan-out folders and temp files, not the catalog's."""
+        total = 0
+        for top in self._dirs(self.root):
+            if FAN_OUT_PATTERN.fullmatch(top.name) or top.name == TEMP_DIR:
+                for path in top.rglob("*"):
+                    with contextlib.suppress(OSError):
+                        if path.is_file() and not path.is_symlink():
+                            total += path.stat().st_size
+        return total
 
     def _path(self, key: str) -> Path:
         media_id, name = check_key(key)
@@ -184,13 +239,15 @@ class LocalStorage:
         except OSError as error:
             raise _storage_error(error, "creating the temp directory") from error
         name = f"{host_tag()}.{os.getpid()}-{secrets.token_urlsafe(12)}.part"
-        return PendingFile.create(temp_dir / name)
+        return PendingFile.create(temp_dir / name, self.quota)
 
     def commit(self, pending: PendingFile, key: str) -> None:
         """Make the temp file durable and move it under key, replacing what was there."""
         path = self._path(key)
         pending.sync()
         pending.close()
+        self._count_unwritten(pending)
+        replaced = _size(path)
         # Another process may remove the empty directories between our mkdir and rename.
         for attempt in range(3):
             try:
@@ -202,10 +259,18 @@ class LocalStorage:
                     raise _storage_error(error, f"storing {key}") from error
             except OSError as error:
                 raise _storage_error(error, f"storing {key}") from error
+        self.quota.release(replaced)
         try:
             _fsync_dir(path.parent)
         except OSError as error:
             raise _storage_error(error, f"syncing {key}") from error
+
+    def _count_unwritten(self, pending: PendingFile) -> None:
+        """Claim what a tool wrote to the temp file's path itself (ffmpeg writes posters)."""
+        extra = _size(pending.path) - pending.size
+        if extra > 0:
+            self.quota.claim(extra)
+            pending.size += extra
 
     def _make_parents(self, path: Path) -> None:
         """Create missing directories down to path's parent, each made durable in its parent."""
@@ -219,7 +284,9 @@ class LocalStorage:
     def discard(self, pending: PendingFile) -> None:
         with contextlib.suppress(StorageError):
             pending.close()
-        pending.path.unlink(missing_ok=True)
+        if pending.path.exists():
+            pending.path.unlink(missing_ok=True)
+            self.quota.release(pending.size)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._path(key)
@@ -242,7 +309,9 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         path = self._path(key)
+        size = _size(path)
         path.unlink(missing_ok=True)
+        self.quota.release(size)
         self._remove_empty(path.parent)
         self._remove_empty(path.parent.parent)
 
@@ -265,6 +334,15 @@ class LocalStorage:
         now = time.time()
         removed = self._sweep_temp(now)
         known_ids = {key.partition("/")[0] for key in known_keys}
+        try:
+            removed += self._sweep_dirs(known_keys, known_ids, now)
+        finally:
+            if self.quota.limit is not None:
+                self.quota.used = self._usage()
+        return removed
+
+    def _sweep_dirs(self, known_keys: set[str], known_ids: set[str], now: float) -> list[str]:
+        removed: list[str] = []
         for fan_out in self._dirs(self.root):
             if not FAN_OUT_PATTERN.fullmatch(fan_out.name):
                 continue

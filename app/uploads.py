@@ -14,6 +14,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
+from app.limits import BodyTimeout, body_chunks, stalled_message
 from app.storage import PendingFile, StorageFull
 
 FILE_FIELD = "file"
@@ -36,6 +37,12 @@ class UploadTooLarge(UploadError):
 
 class UploadIncomplete(UploadError):
     """The client went away or the body ended early: nothing is kept."""
+
+
+class UploadStalled(UploadError):
+    """The client stopped sending: the worker is freed and nothing is kept."""
+
+    status = 408
 
 
 class StorageFullError(UploadError):
@@ -150,7 +157,7 @@ def check_declared_length(request: Request, max_bytes: int) -> None:
 
 
 async def receive_upload(
-    request: Request, storage: PendingFactory, max_bytes: int
+    request: Request, storage: PendingFactory, max_bytes: int, read_timeout: float = 30.0
 ) -> ReceivedUpload:
     """Stream the request's `file` part into a pending storage file; discard it on any failure."""
     check_declared_length(request, max_bytes)
@@ -158,7 +165,7 @@ async def receive_upload(
     parser = MultipartParser(boundary_of(request), receiver.callbacks())  # type: ignore[arg-type]
     pending = await anyio.to_thread.run_sync(storage.begin)
     try:
-        await _pump(request, parser, receiver, pending)
+        await _pump(request, parser, receiver, pending, read_timeout)
     except BaseException:
         await anyio.to_thread.run_sync(storage.discard, pending)
         raise
@@ -166,16 +173,22 @@ async def receive_upload(
 
 
 async def _pump(
-    request: Request, parser: MultipartParser, receiver: _Receiver, pending: PendingFile
+    request: Request,
+    parser: MultipartParser,
+    receiver: _Receiver,
+    pending: PendingFile,
+    read_timeout: float,
 ) -> None:
     try:
-        async for chunk in request.stream():
+        async for chunk in body_chunks(request, read_timeout):
             parser.write(chunk)
             if len(receiver.buffer) >= WRITE_CHUNK:
                 await _flush(receiver, pending)
         parser.finalize()
     except ClientDisconnect as exc:
         raise UploadIncomplete("The upload was interrupted before it finished.") from exc
+    except BodyTimeout as exc:
+        raise UploadStalled(stalled_message(read_timeout)) from exc
     except MultipartParseError as exc:
         raise UploadError(f"The multipart body could not be read: {exc}.") from exc
     await _flush(receiver, pending)

@@ -246,7 +246,7 @@ def test_tool_reading_a_silent_fifo_is_killed_at_the_timeout(tmp_path: Path) -> 
     os.mkfifo(fifo)
     started = time.monotonic()
     with pytest.raises(ProbeTimeout) as caught:
-        probe._run(["ffprobe", "-v", "error", f"file:{fifo}"], deadline=started + 1)
+        probe.run_tool(["ffprobe", "-v", "error", f"file:{fifo}"], deadline=started + 1)
     assert time.monotonic() - started < 2
     assert caught.value.status == 422
     assert psutil.Process().children() == []  # killed and reaped: no zombie left

@@ -9,6 +9,8 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from app.auth import check_writer
 from app.catalog import ID_PATTERN
 from app.deps import CatalogDep, LibraryDep, SettingsDep
+from app.library import check_changes
+from app.limits import check_upload_rate
 from app.models import Media
 from app.problems import Problem, not_found
 from app.schemas import MediaPage, MediaPublic, MediaUpdate, ProblemDetail
@@ -64,9 +66,12 @@ async def upload_media(
     settings: SettingsDep,
 ) -> MediaPublic:
     """Streamed to storage as it arrives; refused (and nothing kept) unless it is audio or video."""
-    check_writer(request, settings.api_token)
+    check_upload_rate(request)
+    check_writer(request, settings)
     try:
-        received = await receive_upload(request, library.storage, settings.max_upload_bytes)
+        received = await receive_upload(
+            request, library.storage, settings.max_upload_bytes, settings.upload_read_timeout
+        )
     except UploadError as exc:
         raise Problem(exc.status, str(exc), field=exc.field or "file") from exc
     media = await library.add_upload(received)
@@ -114,9 +119,9 @@ def update_media(
     catalog: CatalogDep,
     settings: SettingsDep,
 ) -> MediaPublic:
-    check_writer(request, settings.api_token)
+    check_writer(request, settings)
     find_media(catalog, media_id)
-    media = catalog.update(media_id, **changes.model_dump(exclude_unset=True))
+    media = catalog.update(media_id, **check_changes(changes.model_dump(exclude_unset=True)))
     if media is None:
         raise not_found()
     return public_record(media, base_url(request, settings.public_url))
@@ -126,7 +131,7 @@ def update_media(
 async def delete_media(
     media_id: str, request: Request, library: LibraryDep, settings: SettingsDep
 ) -> Response:
-    check_writer(request, settings.api_token)
+    check_writer(request, settings)
     if not VALID_ID.match(media_id) or not await anyio.to_thread.run_sync(library.delete, media_id):
         raise not_found()
     return Response(status_code=204)

@@ -14,6 +14,7 @@ from app.captions import MAX_BYTES, CaptionError, parse_track, to_vtt, track_lab
 from app.catalog import UnknownMedia
 from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.library import LANGUAGE_TAG
+from app.limits import BodyTimeout, body_chunks, check_upload_rate, stalled_message
 from app.models import TRACK_KINDS
 from app.problems import Problem, not_found
 from app.routes.media import PROBLEMS, find_media
@@ -97,7 +98,7 @@ def _text(form: FormData, name: str) -> str:
     return (value or "").strip()
 
 
-async def read_form(request: Request) -> FormData:
+async def read_form(request: Request, read_timeout: float) -> FormData:
     """The multipart body, buffered (it is small) and refused as soon as it passes MAX_BODY."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise Problem(415, "Send the track as multipart/form-data, the file in the field `file`.")
@@ -106,12 +107,14 @@ async def read_form(request: Request) -> FormData:
         raise too_large()
     body = bytearray()
     try:
-        async for chunk in request.stream():
+        async for chunk in body_chunks(request, read_timeout):
             body += chunk
             if len(body) > MAX_BODY:
                 raise too_large()
     except ClientDisconnect:
         raise Problem(400, "The request ended before its body was complete.") from None
+    except BodyTimeout:
+        raise Problem(408, stalled_message(read_timeout)) from None
 
     async def whole() -> AsyncGenerator[bytes]:
         yield bytes(body)
@@ -143,9 +146,10 @@ async def add_track(
 ) -> TrackPublic:
     """WebVTT or SRT (converted to WebVTT). A file with any error is refused whole, naming the
     line, and nothing is kept."""
-    check_writer(request, settings.api_token)
+    check_upload_rate(request)
+    check_writer(request, settings)
     media = await anyio.to_thread.run_sync(find_media, library.catalog, media_id)
-    form = await read_form(request)
+    form = await read_form(request, settings.upload_read_timeout)
     try:
         kind, srclang, label = check_fields(form)
         upload = form.get("file")
@@ -180,7 +184,7 @@ async def delete_track(
     library: LibraryDep,
     settings: SettingsDep,
 ) -> Response:
-    check_writer(request, settings.api_token)
+    check_writer(request, settings)
     media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
     if not await anyio.to_thread.run_sync(library.delete_track, media.id, track_id):
         raise not_found("track of this clip")

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import RedirectResponse, Response
 
-from app.auth import check_writer, is_loopback, token_matches
+from app.auth import check_writer, is_loopback, same_origin, token_matches
 from app.config import Settings
 from app.deps import LibraryDep, SettingsDep
 from app.i18n import Catalogue, choose
+from app.limits import check_upload_rate
 from app.problems import Problem
 from app.uploads import UploadError, receive_upload
 
@@ -52,27 +53,24 @@ async def upload_page(request: Request, settings: SettingsDep, lang: str | None 
     return render_form(request, settings, choose(lang, request.headers.get("accept-language")))
 
 
-def same_origin(request: Request) -> bool:
-    """Cross-site form posts are refused: a browser always sends Origin on a POST."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    return origin == own
-
-
 @router.post("/upload", response_class=HTMLResponse)
 async def upload_form(request: Request, library: LibraryDep, settings: SettingsDep) -> Response:
     t = choose(request.query_params.get("lang"), request.headers.get("accept-language"))
-    if not same_origin(request):
+    # Cross-site posts are refused (CSRF): browsers send Origin on every POST.
+    if not same_origin(request, settings.public_url):
         return render_form(request, settings, t, status=403, errors={"file": t("upload_failed")})
     try:
+        check_upload_rate(request)
         if settings.api_token is None:
-            check_writer(request, None)
-        received = await receive_upload(request, library.storage, settings.max_upload_bytes)
+            check_writer(request, settings)
+        received = await receive_upload(
+            request, library.storage, settings.max_upload_bytes, settings.upload_read_timeout
+        )
     except (Problem, UploadError) as exc:
-        status = exc.status
-        return render_form(request, settings, t, status=status, errors={"file": str(exc)})
+        response = render_form(request, settings, t, status=exc.status, errors={"file": str(exc)})
+        if isinstance(exc, Problem) and exc.headers:
+            response.headers.update(exc.headers)
+        return response
     values = received.fields
     if settings.api_token is not None and not token_matches(
         values.get("token", ""), settings.api_token
