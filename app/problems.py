@@ -13,6 +13,9 @@ from starlette.responses import JSONResponse, Response
 PROBLEM_JSON = "application/problem+json"
 PAGES = ("/media/", "/embed/")
 log = logging.getLogger("amps")
+# What a write may answer besides its own: a malformed or stalled body, no or a wrong token,
+# a cross-site request, an unknown id, a body too large, invalid fields.
+WRITE_PROBLEMS = (400, 401, 403, 404, 408, 413, 422)
 
 
 class Problem(Exception):
@@ -31,6 +34,40 @@ class Problem(Exception):
         self.detail = detail
         self.field = field
         self.headers = headers
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the problem statuses a route may answer."""
+    from app.schemas import ProblemDetail
+
+    return {
+        status: {
+            "model": ProblemDetail,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in sorted(set(statuses))
+    }
+
+
+def _problem_schemas(app: FastAPI) -> None:
+    """Make OpenAPI show problem bodies as application/problem+json, which is what is sent
+    (FastAPI files a response model under the route's own media type, application/json)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                for response in operation.get("responses", {}).values():
+                    content = response.get("content", {})
+                    if PROBLEM_JSON in content and "application/json" in content:
+                        content[PROBLEM_JSON] = content.pop("application/json")
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def not_found(what: str = "clip") -> Problem:
@@ -95,6 +132,7 @@ def install(app: FastAPI, page_not_found: PageHandler | None = None) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "Something went wrong on our side; it has been logged.")
 
+    _problem_schemas(app)
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)

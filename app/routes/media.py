@@ -12,17 +12,14 @@ from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.library import check_changes
 from app.limits import check_upload_rate
 from app.models import Media
-from app.problems import Problem, not_found
-from app.schemas import MediaPage, MediaPublic, MediaUpdate, ProblemDetail
+from app.problems import WRITE_PROBLEMS, Problem, documented, not_found
+from app.schemas import MediaPage, MediaPublic, MediaUpdate
 from app.uploads import UploadError, receive_upload
 from app.urls import base_url, public_record
 
 router = APIRouter(prefix="/api/media", tags=["media"])
 VALID_ID = re.compile(ID_PATTERN)
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ProblemDetail, "content": {"application/problem+json": {}}}
-    for status in (401, 403, 404, 413, 415, 422, 507)
-}
+UPLOAD_PROBLEMS = documented(*WRITE_PROBLEMS, 415, 429, 507)
 UPLOAD_BODY = {
     "required": True,
     "content": {
@@ -54,7 +51,7 @@ def find_media(catalog: Any, media_id: str) -> Media:
     "",
     status_code=201,
     response_model=MediaPublic,
-    responses=PROBLEMS,
+    responses=UPLOAD_PROBLEMS,
     openapi_extra={"requestBody": UPLOAD_BODY},
     summary="Upload a clip",
 )
@@ -81,7 +78,9 @@ async def upload_media(
     return record
 
 
-@router.get("", response_model=MediaPage, summary="List clips, newest first")
+@router.get(
+    "", response_model=MediaPage, responses=documented(422), summary="List clips, newest first"
+)
 def list_media(
     request: Request,
     catalog: CatalogDep,
@@ -104,14 +103,21 @@ def list_media(
     )
 
 
-@router.get("/{media_id}", response_model=MediaPublic, responses=PROBLEMS, summary="One clip")
+@router.get(
+    "/{media_id}", response_model=MediaPublic, responses=documented(404, 422), summary="One clip"
+)
 def get_media(
     media_id: str, request: Request, catalog: CatalogDep, settings: SettingsDep
 ) -> MediaPublic:
     return public_record(find_media(catalog, media_id), base_url(request, settings.public_url))
 
 
-@router.patch("/{media_id}", response_model=MediaPublic, responses=PROBLEMS, summary="Edit a clip")
+@router.patch(
+    "/{media_id}",
+    response_model=MediaPublic,
+    responses=documented(*WRITE_PROBLEMS),
+    summary="Edit a clip",
+)
 def update_media(
     media_id: str,
     changes: MediaUpdate,
@@ -127,7 +133,9 @@ def update_media(
     return public_record(media, base_url(request, settings.public_url))
 
 
-@router.delete("/{media_id}", status_code=204, responses=PROBLEMS, summary="Delete a clip")
+@router.delete(
+    "/{media_id}", status_code=204, responses=documented(*WRITE_PROBLEMS), summary="Delete a clip"
+)
 async def delete_media(
     media_id: str, request: Request, library: LibraryDep, settings: SettingsDep
 ) -> Response:

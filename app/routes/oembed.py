@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 
 from app.deps import CatalogDep, SettingsDep
 from app.embedding import frame_size, iframe, thumbnail_size
-from app.problems import Problem
+from app.problems import Problem, documented
 from app.urls import base_url, media_urls
 
 router = APIRouter(tags=["embedding"])
@@ -28,7 +28,11 @@ def clip_id(url: str, base: str) -> str:
     return match["id"]
 
 
-@router.get("/oembed", summary="oEmbed 1.0 for a watch or embed URL")
+@router.get(
+    "/oembed",
+    responses=documented(404, 422, 501),
+    summary="oEmbed 1.0 for a watch or embed URL",
+)
 async def oembed(
     request: Request,
     catalog: CatalogDep,

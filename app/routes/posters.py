@@ -1,7 +1,5 @@
 """A clip's poster: a still of a video or a waveform of audio, made once and then cached."""
 
-from typing import Any
-
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
@@ -9,20 +7,23 @@ from app.deps import CatalogDep, LibraryDep
 from app.posters import PosterError, media_type
 from app.problems import Problem
 from app.routes.media import find_media
-from app.schemas import ProblemDetail
+from app.routes.stream import file_responses
 from app.storage import StorageError
 from app.streaming import stream_file
 
 router = APIRouter(tags=["streams"])
 POSTER = "/media/{media_id}/poster"
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The poster image."},
-    404: {"model": ProblemDetail, "content": {"application/problem+json": {}}},
-}
+RESPONSES = file_responses(["image/jpeg", "image/png"], "The poster image.")
 
 
 # GET and HEAD registered apart, as in app.routes.stream (HEAD gets 405 otherwise).
-@router.head(POSTER, operation_id="head_poster", responses=RESPONSES, summary="A poster's headers")
+@router.head(
+    POSTER,
+    operation_id="head_poster",
+    response_class=Response,
+    responses=RESPONSES,
+    summary="A poster's headers",
+)
 @router.get(
     POSTER,
     operation_id="get_poster",

@@ -1,6 +1,7 @@
 """The bytes of a clip and its tracks; the range rules live in app.streaming."""
 
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
@@ -9,7 +10,7 @@ from app.catalog import Catalog
 from app.deps import CatalogDep, LibraryDep
 from app.library import Library
 from app.models import Media
-from app.problems import Problem
+from app.problems import Problem, documented
 from app.routes.media import find_media
 from app.streaming import preflight_response, stream_file
 
@@ -33,14 +34,47 @@ def media_and_file(catalog: Catalog, library: Library, media_id: str) -> tuple[M
     return media, library.file_of(media)
 
 
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+def file_responses(media_types: list[str], what: str) -> dict[int | str, dict[str, Any]]:
+    """What a route serving a stored file answers (app.streaming decides which)."""
+    ranges = "multipart/byteranges"
+    return {
+        200: {"description": what, "content": dict.fromkeys(media_types, BINARY)},
+        206: {
+            "description": f"The byte ranges asked for ({ranges} for several).",
+            "content": dict.fromkeys([*media_types, ranges], BINARY),
+        },
+        304: {"description": "The client's copy is current (If-None-Match, If-Modified-Since)."},
+        412: {"description": "If-Match or If-Unmodified-Since does not hold."},
+        416: {"description": "No range overlaps the file; Content-Range: bytes */LENGTH."},
+        **documented(404, 422),
+    }
+
+
+STREAM_RESPONSES = file_responses(["*/*"], "The clip's bytes, typed as the probe found them.")
+TRACK_RESPONSES = file_responses(["text/vtt"], "The track as WebVTT.")
 STREAM = "/media/{media_id}/stream"
 TRACK = "/media/{media_id}/tracks/{track_file}"
 
 
 # GET and HEAD registered apart: FastAPI answers HEAD with 405 otherwise, and one route
 # with both methods gives OpenAPI a duplicate operation id.
-@router.head(STREAM, operation_id="head_stream", summary="The clip's headers")
-@router.get(STREAM, operation_id="get_stream", summary="The clip's bytes")
+@router.head(
+    STREAM,
+    operation_id="head_stream",
+    response_class=Response,
+    responses=STREAM_RESPONSES,
+    summary="The clip's headers",
+)
+@router.get(
+    STREAM,
+    operation_id="get_stream",
+    response_class=Response,
+    responses=STREAM_RESPONSES,
+    summary="The clip's bytes",
+)
 async def stream_media(
     media_id: str, request: Request, catalog: CatalogDep, library: LibraryDep, download: int = 0
 ) -> Response:
@@ -62,8 +96,20 @@ async def stream_preflight(request: Request) -> Response:
     return preflight_response(request)
 
 
-@router.head(TRACK, operation_id="head_track", summary="A WebVTT track's headers")
-@router.get(TRACK, operation_id="get_track", summary="A WebVTT track")
+@router.head(
+    TRACK,
+    operation_id="head_track",
+    response_class=Response,
+    responses=TRACK_RESPONSES,
+    summary="A WebVTT track's headers",
+)
+@router.get(
+    TRACK,
+    operation_id="get_track",
+    response_class=Response,
+    responses=TRACK_RESPONSES,
+    summary="A WebVTT track",
+)
 async def stream_track(
     media_id: str, track_file: str, request: Request, catalog: CatalogDep, library: LibraryDep
 ) -> Response:

@@ -16,19 +16,16 @@ from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.library import LANGUAGE_TAG
 from app.limits import BodyTimeout, body_chunks, check_upload_rate, stalled_message
 from app.models import TRACK_KINDS
-from app.problems import Problem, not_found
-from app.routes.media import PROBLEMS, find_media
-from app.schemas import ProblemDetail, TrackPublic
+from app.problems import WRITE_PROBLEMS, Problem, documented, not_found
+from app.routes.media import find_media
+from app.schemas import TrackPublic
 from app.urls import base_url, track_url
 
 router = APIRouter(prefix="/api/media/{media_id}/tracks", tags=["tracks"])
 MAX_BODY = MAX_BYTES + 64 * 1024  # the file, plus room for boundaries and the text fields
 MAX_LABEL = 100
 MAX_SRCLANG = 35
-RESPONSES = {
-    **PROBLEMS,
-    400: {"model": ProblemDetail, "content": {"application/problem+json": {}}},
-}
+RESPONSES = documented(*WRITE_PROBLEMS, 415, 429, 507)
 KINDS_TEXT = ", ".join(TRACK_KINDS[:-1]) + " or " + TRACK_KINDS[-1]
 TRACK_BODY = {
     "required": True,
@@ -175,7 +172,12 @@ async def add_track(
     return record
 
 
-@router.delete("/{track_id}", status_code=204, responses=PROBLEMS, summary="Remove a track")
+@router.delete(
+    "/{track_id}",
+    status_code=204,
+    responses=documented(*WRITE_PROBLEMS),
+    summary="Remove a track",
+)
 async def delete_track(
     media_id: str,
     track_id: str,
