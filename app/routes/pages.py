@@ -1,6 +1,5 @@
 """Server-rendered pages: library, watch and embed. They read the catalog, never write."""
 
-import json
 from typing import Annotated
 
 import anyio.to_thread
@@ -11,6 +10,7 @@ from starlette.responses import Response
 from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.embedding import DEFAULT_WIDTH, frame_size, iframe
 from app.i18n import Catalogue, choose
+from app.library import Library
 from app.models import Media
 from app.player_view import PlayerView, build_view
 from app.routes.media import VALID_ID
@@ -110,10 +110,16 @@ async def embed_page(
 PAGE_SIZE = 24
 
 
+def posters_for(items: list[Media], library: Library) -> set[str]:
+    """Clips whose poster can be shown: ready, with their file still in storage."""
+    return {m.id for m in items if m.status == "ready" and library.storage.exists(m.storage_key)}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def library_page(
-    request: Request, catalog: CatalogDep, settings: SettingsDep, lang: Lang = None,
-    q: Annotated[str, Query(max_length=200)] = "", offset: Annotated[int, Query(ge=0)] = 0,
+    request: Request, catalog: CatalogDep, library: LibraryDep, settings: SettingsDep,
+    lang: Lang = None, q: Annotated[str, Query(max_length=200)] = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:  # fmt: skip
     t = catalogue_for(request, lang)
     query = q.strip()
@@ -131,5 +137,6 @@ async def library_page(
         items=[public_record(m, base) for m in items],
         previous_url=page(max(0, offset - PAGE_SIZE)) if offset else None,
         next_url=page(offset + PAGE_SIZE) if offset + PAGE_SIZE < total else None,
-        status_strings=json.dumps(statuses, ensure_ascii=False),
+        status_strings=statuses,
+        with_poster=await anyio.to_thread.run_sync(posters_for, items, library),
     )  # fmt: skip

@@ -1,7 +1,5 @@
 """The upload page: a plain form post without JavaScript, the API with it (static/upload.js)."""
 
-import json
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import RedirectResponse, Response
@@ -41,7 +39,7 @@ def render_form(
         "max_size": size_text(max_bytes),
         "needs_token": token is not None,
         "loopback_only": token is None and is_loopback(client),
-        "strings_json": json.dumps({k: t(k) for k in SCRIPT_STRINGS}, ensure_ascii=False),
+        "script_strings": {k: t(k) for k in SCRIPT_STRINGS},
     }
     templates = request.app.state.templates
     response: Response = templates.TemplateResponse(request, "upload.html", context, status)
