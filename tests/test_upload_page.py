@@ -9,6 +9,7 @@ from app.catalog import new_id
 from app.config import Settings
 from app.main import create_app
 from app.models import Media
+from app.storage import media_key
 from tests.conftest import stored_files
 
 
@@ -74,10 +75,11 @@ def thirty(client: TestClient) -> list[str]:
     catalog = client.app.state.catalog  # type: ignore[attr-defined]
     titles = [f"Clip {i:02d}" for i in range(29)] + ["Budget 100% final"]
     for title in titles:
+        media_id = new_id()
         catalog.add(
             Media(
-                id=new_id(), title=title, kind="audio", status="ready", duration=65.0,
-                mime_type="audio/mpeg", size=1, codecs=[], tags={}, storage_key="x", sha256="0",
+                id=media_id, title=title, kind="audio", status="ready", duration=65.0,
+                mime_type="audio/mpeg", size=1, codecs=[], tags={}, storage_key=media_key(media_id, "original.mp3"), sha256="0",
             )
         )  # fmt: skip
     return titles
