@@ -83,13 +83,12 @@ export class Controller {
     button.querySelector(".amps-label").textContent = text;
   }
 
-  // Focus returns where it was, or to the button of the (closed) menu it was opened from.
+  // Focus returns where it was; opened from a menu, that is the menu's button (the menu
+  // closes first, so the browser's own restoring already lands there).
   openDialog(dialog) {
+    if (document.activeElement.closest(".amps-menu")) this.closeMenu(true);
     const back = document.activeElement;
     dialog.showModal();
-    dialog.addEventListener("close", () => {
-      const menu = back.closest(".amps-menu");
-      (menu ? this.$(`[aria-controls="${menu.id}"]`) : back.isConnected && back != document.body ? back : this.root).focus();
-    }, { once: true });
+    dialog.addEventListener("close", () => (back == document.body ? this.root : back).focus(), { once: true });
   }
 }
