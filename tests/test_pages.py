@@ -56,7 +56,7 @@ def test_watch_page_has_skip_links_heading_and_description(
     html = client.get(f"/media/{clip['id']}").text
     assert 'href="#amps-player">Skip to player' in html
     assert 'href="#amps-transcript">Skip to transcript' in html
-    assert "<h1>Budget &lt;b&gt;debate&lt;/b&gt; &amp; vote</h1>" in html
+    assert '<h1 dir="auto">Budget &lt;b&gt;debate&lt;/b&gt; &amp; vote</h1>' in html
     assert "<p>First.</p>" in html and "<p>Second.</p>" in html
 
 

@@ -33,7 +33,7 @@ def test_form_post_redirects_to_the_new_watch_page(
     response = post_form(client, media_files["cbr.mp3"], title="From the form")
     assert response.status_code == 303
     watch = client.get(response.headers["location"])
-    assert watch.status_code == 200 and "<h1>From the form</h1>" in watch.text
+    assert watch.status_code == 200 and '<h1 dir="auto">From the form</h1>' in watch.text
 
 
 def test_form_error_is_shown_next_to_the_field_and_input_kept(
