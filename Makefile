@@ -43,6 +43,14 @@ lint: install
 test: install lint
 	$(BIN)/pytest
 
+# The fuzz tests of `make test` with FUZZ_SCALE times their examples (tens of minutes),
+# plus the range and caption fuzzers at their own counts; no per-test timeout.
+FUZZ_SCALE ?= 10
+fuzz: install
+	FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/pytest -o timeout=0 --hypothesis-show-statistics \
+	  tests/test_fuzz.py tests/test_schemathesis.py \
+	  tests/test_streaming.py tests/test_captions.py -k "fuzz or random or truncated or every_operation or any_upload or if_none_match"
+
 bench: install
 	@scripts/install-system-packages.sh bench
 	$(BIN)/python bench/stream_vs_nginx.py
