@@ -7,7 +7,7 @@ export default function transcript(ctl) {
   const list = section.querySelector(".amps-transcript-lines");
   const lines = [...list.querySelectorAll(".amps-cue")];
   let current;
-  if ("collapsed" in section.dataset) section.hidden = true;
+  if ("collapsed" in section.dataset && ctl.root.dataset.state != "error") section.hidden = true;
 
   toggle?.addEventListener("click", () => {
     section.hidden = !section.hidden;
