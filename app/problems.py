@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -128,6 +129,17 @@ def install(app: FastAPI, page_not_found: PageHandler | None = None) -> None:
         detail, errors = _validation_detail(exc)
         return problem_response(422, detail, errors=errors)
 
+    async def on_catalog_down(request: Request, exc: Exception) -> Response:
+        # The database refused (disk full, locked, connection lost): ours to fix, not the
+        # client's, and it may pass.
+        log.error("catalog unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            503,
+            "The catalog is not available right now, so nothing was changed. "
+            "Try again in a minute.",
+            {"Retry-After": "60"},
+        )
+
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "Something went wrong on our side; it has been logged.")
@@ -136,4 +148,5 @@ def install(app: FastAPI, page_not_found: PageHandler | None = None) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(OperationalError, on_catalog_down)
     app.add_exception_handler(Exception, on_crash)

@@ -297,3 +297,30 @@ def test_vanished_file_404s_and_pages_say_no_media(
         assert httpx.get(url).status_code == 200, url
     oembed = httpx.get(f"{base}/oembed", params={"url": record["urls"]["watch"]})
     assert oembed.status_code == 200
+
+
+def test_full_disk_under_the_catalog_is_503_and_reads_go_on(
+    small_disk: Path, media_files: dict[str, Path]
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMPS_")}
+    server = Server(media_dir=small_disk, port=free_port(), env=env)  # the catalog on it too
+    server.start()
+    try:
+        record = upload_bytes(server, media_files["audio.opus"].read_bytes()).json()
+        filler = small_disk / "filler"
+        with contextlib.suppress(OSError), filler.open("wb") as handle:
+            while True:
+                handle.write(b"\0" * CHUNK)
+        edit = httpx.patch(
+            record["urls"]["api"], json={"title": "x" * 300, "description": "y" * 20_000}
+        )
+        # SQLite needs new pages for a 20 kB description, and there are none: 503, not 500.
+        assert edit.status_code == 503, edit.text
+        assert edit.headers["retry-after"] and "nothing was changed" in edit.json()["detail"]
+        assert httpx.get(record["urls"]["api"]).status_code == 200
+        assert upload_bytes(server, media_files["cbr.mp3"].read_bytes()).status_code == 507
+        filler.unlink()
+        edit = httpx.patch(record["urls"]["api"], json={"title": "Back"})
+        assert edit.status_code == 200 and edit.json()["title"] == "Back"
+    finally:
+        server.stop()
