@@ -52,7 +52,7 @@ def client(settings: "Settings") -> Iterator["TestClient"]:
         yield test_client
 
 
-def stored_files(media_dir: Path, *, posters: bool = True) -> list[Path]:
+def stored_files(media_dir: Path, *, posters: bool = True, temp: bool = True) -> list[Path]:
     """Every file in the library folder except the catalog's own database files."""
     return sorted(
         p
@@ -60,4 +60,5 @@ def stored_files(media_dir: Path, *, posters: bool = True) -> list[Path]:
         if p.is_file()
         and not p.name.startswith("amps.sqlite3")
         and (posters or not p.name.startswith("poster."))
+        and (temp or p.parent.name != ".tmp")
     )
