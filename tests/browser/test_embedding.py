@@ -10,6 +10,10 @@ import httpx2 as httpx
 import pytest
 from playwright.sync_api import Page
 
+from app.catalog import Catalog, new_id
+from app.config import Settings
+from app.models import Media
+from app.storage import media_key
 from tests.browser.conftest import Library
 from tests.browser.helpers import assert_no_axe_violations, screenshot, throttle
 from tests.conftest import stored_files
@@ -268,3 +272,30 @@ def test_upload_error_is_announced_next_to_the_field(
     assert page.get_attribute("#amps-file", "aria-invalid") == "true"
     assert page.evaluate("document.activeElement.id") == "amps-file"
     assert_no_axe_violations(page)
+
+
+def test_library_shows_a_processing_clip_turning_ready_without_a_reload(
+    page: Page, library: Library
+) -> None:
+    catalog = Catalog(Settings(media_dir=library.server.media_dir).catalog_url)
+    media_id = new_id()
+    catalog.add(
+        Media(
+            id=media_id, title="Still processing zebra", kind="audio", status="processing",
+            duration=5.0, mime_type="audio/mpeg", size=1, codecs=[], tags={},
+            storage_key=media_key(media_id, "original.mp3"), sha256="0",
+        )
+    )  # fmt: skip
+    try:
+        page.goto(f"{library.url}/?q=zebra")
+        status = page.locator(f'[data-id="{media_id}"] .amps-library-status')
+        assert status.inner_text() == "Processing"
+        catalog.update(media_id, status="ready")
+        deadline = time.monotonic() + 10
+        while status.inner_text() != "Ready":
+            assert time.monotonic() < deadline, "the status never changed"
+            time.sleep(0.2)
+        assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    finally:
+        catalog.delete(media_id)
+        catalog.dispose()
