@@ -286,6 +286,16 @@ def test_markup_in_file_names_reaches_no_header_or_page(
 
 
 @pytest.mark.parametrize("payload", MARKUP)
+def test_markup_echoed_by_the_upload_form_is_escaped(loopback: TestClient, payload: str) -> None:
+    """A refused form comes back filled in with what was sent: as text, never as markup."""
+    fields = {"title": payload, "description": payload, "language": payload}
+    page = loopback.post("/upload", files={"file": (payload, b"not media")}, data=fields)
+    assert page.status_code in (415, 422) and "<form" in page.text
+    if set(payload) & set("<>\"'"):
+        assert payload not in page.text
+
+
+@pytest.mark.parametrize("payload", MARKUP)
 def test_markup_in_oembed_parameters_is_never_reflected_as_html(
     loopback: TestClient, payload: str
 ) -> None:
