@@ -79,7 +79,8 @@ def thirty(client: TestClient) -> list[str]:
         catalog.add(
             Media(
                 id=media_id, title=title, kind="audio", status="ready", duration=65.0,
-                mime_type="audio/mpeg", size=1, codecs=[], tags={}, storage_key=media_key(media_id, "original.mp3"), sha256="0",
+                mime_type="audio/mpeg", size=1, codecs=[], tags={}, sha256="0",
+                storage_key=media_key(media_id, "original.mp3"),
             )
         )  # fmt: skip
     return titles
