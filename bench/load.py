@@ -202,6 +202,11 @@ def report(reads: Tally, writes: Tally, seconds: float, sampler: RssSampler, sta
         f"{statistics.median(last) / MB:.0f} MB (growth {growth:+.1f} MB); with ffprobe/ffmpeg "
         f"children at most {max(everything) / MB:.0f} MB"
     )
+    marks = [started + k * 10 for k in range(int((ended - started) // 10) + 1)]
+    timeline = [sampler.server_between(mark, mark + 2) for mark in marks]
+    print(
+        "  server RSS every 10 s: " + ", ".join(f"{t[0] / MB:.0f}" for t in timeline if t) + " MB"
+    )
     errors = len(reads.errors) + len(writes.errors)
     passed = errors == 0 and reads.requests > 0 and writes.requests > 0 and growth < limit_mb
     verdict = "PASS" if passed else "FAIL"
