@@ -38,9 +38,11 @@ class Problem(Exception):
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the problem statuses a route may answer."""
+    """OpenAPI `responses` for the problem statuses a route may answer, and 503: every
+    documented route reads the catalog, which may be down or (for writes) on a full disk."""
     from app.schemas import ProblemDetail
 
+    statuses = (*statuses, 503)
     return {
         status: {
             "model": ProblemDetail,
