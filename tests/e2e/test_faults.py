@@ -119,7 +119,7 @@ def test_kill_during_ten_uploads_keeps_every_completed_one_and_nothing_else(
     # Half go fast and finish; half trickle and are cut off mid-body by the kill.
     threads = [
         threading.Thread(
-            target=slow_upload, args=(server.port, data, 0.0 if i % 2 == 0 else 0.25, results, i)
+            target=slow_upload, args=(server.port, data, 0.0 if i % 2 == 0 else 0.5, results, i)
         )
         for i, data in enumerate(sources)
     ]
