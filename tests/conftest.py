@@ -62,3 +62,10 @@ def stored_files(media_dir: Path, *, posters: bool = True, temp: bool = True) ->
         and (posters or not p.name.startswith("poster."))
         and (temp or p.parent.name != ".tmp")
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop in this thread and a
+    driver process alive for the session, which TestClient and the child-process checks
+    of the other tests must not meet."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/browser/"))
