@@ -8,6 +8,7 @@ import hashlib
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -484,6 +485,13 @@ def test_declared_json_body_past_64_kib_is_refused_unread() -> None:
     assert status == 413 and not reached
 
 
+def run_async(function: Any, *args: Any) -> None:
+    """anyio.run in a thread of its own: another test's event loop may still be running
+    in this one (Playwright's sync API keeps one for the session)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, function, *args).result()
+
+
 def run_body_limit(receive: Any, headers: dict[str, str]) -> tuple[int, list[str]]:
     reached: list[str] = []
 
@@ -497,7 +505,7 @@ def run_body_limit(receive: Any, headers: dict[str, str]) -> tuple[int, list[str
 
     raw = [(k.encode(), v.encode()) for k, v in headers.items()]
     scope = {"type": "http", "method": "PATCH", "path": "/api/media/x", "headers": raw}
-    anyio.run(BodyLimit(app, read_timeout=5), scope, receive, send)
+    run_async(BodyLimit(app, read_timeout=5), scope, receive, send)
     return sent[0]["status"], reached
 
 
@@ -518,7 +526,7 @@ def test_stalled_json_body_is_408() -> None:
 
     scope = {"type": "http", "method": "PATCH", "path": "/api/media/x", "headers": []}
     started = time.monotonic()
-    anyio.run(BodyLimit(app, read_timeout=0.2), scope, stall, send)
+    run_async(BodyLimit(app, read_timeout=0.2), scope, stall, send)
     assert time.monotonic() - started < 2
     assert sent[0]["status"] == 408 and not reached
 
