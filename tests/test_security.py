@@ -584,6 +584,28 @@ def test_track_past_the_storage_quota_is_507(tmp_path: Path, tiny_clip: Path) ->
 # --- ffprobe and ffmpeg under limits -------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("name", "template"),
+    [
+        (
+            "list.m3u8",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nfile://{path}\n#EXT-X-ENDLIST\n",
+        ),
+        ("list.m3u8", "#EXTM3U\n#EXTINF:1,\nhttp://127.0.0.1:9/clip.wav\n#EXT-X-ENDLIST\n"),
+        ("list.ffconcat", "ffconcat version 1.0\nfile '{path}'\n"),
+        ("list.sdp", "v=0\nc=IN IP4 127.0.0.1\nm=audio 9 RTP/AVP 0\n"),
+    ],
+)
+def test_playlists_pointing_at_other_files_are_refused_unread(
+    loopback: TestClient, tiny_clip: Path, name: str, template: str
+) -> None:
+    """Were ffprobe to follow it, this "upload" would probe as the real clip it names."""
+    playlist = template.format(path=tiny_clip).encode()
+    response = loopback.post("/api/media", files={"file": (name, playlist)})
+    assert response.status_code == 415, response.text
+    assert stored_files(loopback.app.state.settings.media_dir) == []  # type: ignore[attr-defined]
+
+
 def test_a_tool_that_never_ends_is_killed_at_the_deadline() -> None:
     endless = ["ffmpeg", "-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i", "nullsrc"]
     started = time.monotonic()
