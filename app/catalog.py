@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, select, text, union
+from sqlalchemy import Engine, create_engine, event, func, literal, select, text, union
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
@@ -18,12 +18,18 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import String
 
+from app.config import normalize_database_url
 from app.models import STATUSES, Media, Track, utcnow
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{16,32}$"
 EDITABLE_FIELDS = frozenset({"title", "description", "language", "status", "status_reason"})
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRES_CONNECT_TIMEOUT_S = 10
+# One advisory lock per schema: catalogs in other schemas of the same database never wait.
+MIGRATION_LOCK_SQL = (
+    "SELECT pg_advisory_xact_lock(hashtext('amps-migrate:' || coalesce(current_schema(), '')))"
+)
 
 
 class UnknownMedia(LookupError):
@@ -87,6 +93,12 @@ def _on_sqlite_begin(connection: Any) -> None:
 
 
 def _make_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "postgresql":
+        # A server that is down fails ping() and requests in seconds, not at the OS's TCP timeout.
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in url.query:
+            connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     in_memory = url.database in (None, "", ":memory:")
@@ -104,7 +116,7 @@ class Catalog:
     """Every clip and track record. Synchronous; each call uses its own short session."""
 
     def __init__(self, url: str) -> None:
-        self.url = make_url(url)
+        self.url = make_url(normalize_database_url(url))
         self.engine = _make_engine(self.url)
         self._write_engine = self.engine.execution_options(amps_write=True)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
@@ -118,7 +130,7 @@ class Catalog:
         with self._migration_lock(), self._write_engine.connect() as connection:
             if connection.dialect.name == "postgresql":
                 # Held until the end of the transaction the migration runs in.
-                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('amps-migrate'))"))
+                connection.execute(text(MIGRATION_LOCK_SQL))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
             connection.commit()
@@ -162,7 +174,8 @@ class Catalog:
             raise ValueError("offset and limit must not be negative")
         conditions: list[ColumnElement[bool]] = []
         if query:
-            pattern = f"%{escape_like(query.lower())}%"
+            # Both sides folded by the same function, so the database's idea of case decides.
+            pattern = unicode_lower(literal(f"%{escape_like(query)}%", String()))
             conditions.append(unicode_lower(Media.title).like(pattern, escape="\\"))
         if status is not None:
             conditions.append(Media.status == status)

@@ -5,6 +5,17 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Schemes that name PostgreSQL without a driver, as Heroku, libpq and most hosts write them.
+_BARE_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def normalize_database_url(url: str) -> str:
+    """`postgresql://` and `postgres://` URLs use the psycopg 3 driver; others are kept."""
+    for scheme in _BARE_POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
 
 class Settings(BaseSettings):
     """Everything an operator can set. Each field is documented in README.md (a test checks)."""
@@ -13,7 +24,9 @@ class Settings(BaseSettings):
 
     media_dir: Path = Field(Path("media"), description="Where clips and the SQLite catalog live.")
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL of the catalog; default SQLite in the media dir."
+        None,
+        description="SQLAlchemy URL of the catalog; default SQLite in the media dir. "
+        "`postgresql://` and `postgres://` use the psycopg 3 driver.",
     )
     api_token: str | None = Field(
         None,
@@ -68,5 +81,5 @@ class Settings(BaseSettings):
     def catalog_url(self) -> str:
         """The database URL, SQLite in the media dir unless one is set."""
         if self.database_url:
-            return self.database_url
+            return normalize_database_url(self.database_url)
         return f"sqlite:///{(self.media_dir / 'amps.sqlite3').resolve()}"

@@ -10,19 +10,56 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
+from starlette.testclient import TestClient
 
 from app.catalog import ID_PATTERN, Catalog, UnknownMedia, new_id
+from app.config import Settings, normalize_database_url
+from app.main import create_app
 from app.models import Base, Media, Track
+from tests import pg
+from tests.conftest import stored_files
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty catalog: a SQLite file, or a schema of its own in the local PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'amps.sqlite3'}"
+        return
+    pg.require_server()
+    with pg.fresh_schema() as schema:
+        yield pg.url(schema)
+
+
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    catalog = Catalog(f"sqlite:///{tmp_path / 'amps.sqlite3'}")
+def pg_url() -> Iterator[str]:
+    pg.require_server()
+    with pg.fresh_schema() as schema:
+        yield pg.url(schema)
+
+
+def open_catalog(url: str) -> Iterator[Catalog]:
+    catalog = Catalog(url)
     catalog.migrate()
     yield catalog
     catalog.dispose()
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    yield from open_catalog(catalog_url)
+
+
+@pytest.fixture
+def sqlite_catalog(tmp_path: Path) -> Iterator[Catalog]:
+    yield from open_catalog(f"sqlite:///{tmp_path / 'amps.sqlite3'}")
+
+
+@pytest.fixture
+def pg_catalog(pg_url: str) -> Iterator[Catalog]:
+    yield from open_catalog(pg_url)
 
 
 def make_media(**fields: object) -> Media:
@@ -83,13 +120,28 @@ def test_migration_matches_models(catalog: Catalog) -> None:
         assert compare_metadata(context, Base.metadata) == []
 
 
-def test_two_processes_migrate_a_fresh_database_at_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'amps.sqlite3'}"
-    code = "import sys; from app.catalog import Catalog; Catalog(sys.argv[1]).migrate()"
+def test_two_processes_migrate_a_fresh_database_at_once(catalog_url: str) -> None:
+    url = catalog_url
+    # Each process imports and connects first, then all start migrating at the same moment.
+    code = (
+        "import sys; from app.catalog import Catalog; catalog = Catalog(sys.argv[1]);"
+        " catalog.ping(); print('ready', flush=True); sys.stdin.readline(); catalog.migrate()"
+    )
     processes = [
-        subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", code, url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for _ in range(4)
     ]
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write(b"go\n")
+        process.stdin.flush()
     errors = [process.communicate(timeout=60)[1].decode() for process in processes]
     assert [process.returncode for process in processes] == [0] * 4, errors
     catalog = Catalog(url)
@@ -100,8 +152,8 @@ def test_two_processes_migrate_a_fresh_database_at_once(tmp_path: Path) -> None:
         catalog.dispose()
 
 
-def test_sqlite_uses_wal_and_foreign_keys(catalog: Catalog) -> None:
-    with catalog.engine.connect() as connection:
+def test_sqlite_uses_wal_and_foreign_keys(sqlite_catalog: Catalog) -> None:
+    with sqlite_catalog.engine.connect() as connection:
         assert connection.scalar(text("PRAGMA journal_mode")) == "wal"
         assert connection.scalar(text("PRAGMA foreign_keys")) == 1
 
@@ -250,9 +302,12 @@ def test_list_status_filter(catalog: Catalog) -> None:
     assert catalog.list(status="failed") == ([], 0)
 
 
-def test_list_pages_use_the_created_at_index(catalog: Catalog) -> None:
-    statement = "SELECT id FROM media ORDER BY created_at DESC, id DESC LIMIT 20 OFFSET 40"
-    with catalog.engine.connect() as connection:
+PAGE_QUERY = "SELECT id FROM media ORDER BY created_at DESC, id DESC LIMIT 20 OFFSET 40"
+
+
+def test_list_pages_use_the_created_at_index(sqlite_catalog: Catalog) -> None:
+    statement = PAGE_QUERY
+    with sqlite_catalog.engine.connect() as connection:
         plan = " ".join(
             str(row) for row in connection.execute(text(f"EXPLAIN QUERY PLAN {statement}"))
         )
@@ -376,3 +431,108 @@ def test_ping_false_when_database_unreachable(tmp_path: Path) -> None:
         assert catalog.ping() is False
     finally:
         catalog.dispose()
+
+
+# PostgreSQL only: what the shared tests above cannot see.
+
+
+def test_postgres_urls_get_the_psycopg_driver() -> None:
+    for scheme in ("postgresql", "postgres"):
+        assert normalize_database_url(f"{scheme}://u@db:5432/amps") == (
+            "postgresql+psycopg://u@db:5432/amps"
+        )
+    for kept in ("postgresql+psycopg://u@db/amps", "sqlite:///x.sqlite3", "postgresql+pg8000://db"):
+        assert normalize_database_url(kept) == kept
+    settings = Settings(database_url="postgres://u@db/amps")
+    assert settings.catalog_url == "postgresql+psycopg://u@db/amps"
+
+
+def test_postgres_catalog_is_in_its_own_schema(pg_catalog: Catalog) -> None:
+    assert pg_catalog.url.drivername == "postgresql+psycopg"
+    schema = pg_catalog.url.query["options"]
+    with pg_catalog.engine.connect() as connection:
+        assert f"-csearch_path={connection.scalar(text('SELECT current_schema()'))}" == schema
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+
+
+def test_postgres_columns_are_timestamptz_and_json(pg_catalog: Catalog) -> None:
+    query = text(
+        "SELECT column_name, data_type FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = 'media'"
+        " AND column_name IN ('created_at', 'codecs', 'tags')"
+    )
+    with pg_catalog.engine.connect() as connection:
+        types = {name: data_type for name, data_type in connection.execute(query)}
+    assert types == {
+        "created_at": "timestamp with time zone",
+        "codecs": "json",
+        "tags": "json",
+    }
+
+
+def test_postgres_datetimes_are_utc_whatever_the_session_zone(pg_url: str) -> None:
+    url = pg_url + "%20-ctimezone%3DAsia/Kolkata"
+    for catalog in open_catalog(url):
+        media = catalog.add(make_media(created_at=T0))
+        found = catalog.get(media.id)
+        assert found is not None
+        assert found.created_at == T0 and found.created_at.utcoffset() == timedelta(0)
+        with catalog.engine.connect() as connection:
+            assert connection.scalar(text("SHOW timezone")) == "Asia/Kolkata"
+
+
+def test_postgres_list_pages_use_the_created_at_index(pg_catalog: Catalog) -> None:
+    with pg_catalog.engine.connect() as connection:
+        # Planning on an empty table: make sure a full scan or a bitmap scan is never "cheaper".
+        connection.execute(text("SET enable_seqscan = off"))
+        connection.execute(text("SET enable_bitmapscan = off"))
+        plan = " ".join(row[0] for row in connection.execute(text(f"EXPLAIN {PAGE_QUERY}")))
+    assert "ix_media_created_at_id" in plan
+    assert "Sort" not in plan
+
+
+def test_postgres_ping_false_when_server_unreachable() -> None:
+    catalog = Catalog("postgresql://postgres@127.0.0.1:1/test?connect_timeout=2")
+    try:
+        assert catalog.ping() is False
+    finally:
+        catalog.dispose()
+
+
+def test_api_end_to_end_over_postgres(
+    pg_url: str, tmp_path: Path, media_files: dict[str, Path]
+) -> None:
+    settings = Settings(media_dir=tmp_path / "media", database_url=pg_url, probe_timeout=20)
+    with TestClient(create_app(settings), client=("127.0.0.1", 1)) as client:
+        assert client.get("/healthz").status_code == 200
+        with media_files["video.mp4"].open("rb") as handle:
+            response = client.post(
+                "/api/media",
+                files={"file": ("clip.mp4", handle)},
+                data={"title": "Über 100% news_clip"},
+            )
+        assert response.status_code == 201, response.text
+        record = response.json()
+        media_id = record["id"]
+        assert (record["kind"], record["status"], record["codecs"]) == (
+            "video",
+            "ready",
+            ["h264", "aac"],
+        )
+        assert record["created_at"].endswith(("Z", "+00:00"))
+
+        listed = client.get("/api/media", params={"q": "ÜBER 100%"}).json()
+        assert (listed["total"], [m["id"] for m in listed["items"]]) == (1, [media_id])
+        assert client.get("/api/media", params={"q": "news%clip"}).json()["total"] == 0
+
+        patched = client.patch(f"/api/media/{media_id}", json={"title": "Renamed"})
+        assert patched.status_code == 200
+        assert client.get(f"/api/media/{media_id}").json()["title"] == "Renamed"
+        stream = client.get(f"/media/{media_id}/stream", headers={"Range": "bytes=0-99"})
+        assert stream.status_code == 206 and len(stream.content) == 100
+
+        assert client.delete(f"/api/media/{media_id}").status_code == 204
+        assert client.get(f"/api/media/{media_id}").status_code == 404
+        assert client.get("/api/media").json()["total"] == 0
+    assert stored_files(settings.media_dir) == []
+    assert not (settings.media_dir / "amps.sqlite3").exists()

@@ -6,6 +6,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection, create_engine, pool
 
+from app.config import normalize_database_url
 from app.models import Base, UTCDateTime
 
 config = context.config
@@ -16,7 +17,7 @@ def database_url() -> str:
     url = config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get("url")
     if not url:
         raise RuntimeError("no database URL: pass `-x url=...` to alembic")
-    return str(url)
+    return normalize_database_url(str(url))
 
 
 def render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:
