@@ -75,6 +75,19 @@ def _refuse_controls(text: str, name: str) -> None:
         raise Problem(422, f"The {name} holds control characters; send plain text.", field=name)
 
 
+def search_words(query: str) -> str:
+    """A search box's text without control characters (PostgreSQL cannot compare NUL)."""
+    return " ".join(CONTROL.sub(" ", query).split())
+
+
+def check_search(query: str | None) -> str | None:
+    """The API's `q`, refused with 422 when it holds control characters."""
+    if query is None:
+        return None
+    _refuse_controls(query, "q")
+    return query
+
+
 def check_fields(fields: dict[str, str]) -> dict[str, str | None]:
     """Validate the optional text fields of an upload, naming the field at fault."""
     return {

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests import media
+from tests import media, pg
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 FUZZ = settings(
@@ -40,16 +40,29 @@ def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return target.read_bytes()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Each catalog: PostgreSQL refuses text that SQLite takes (NUL), so both are fuzzed."""
+    if request.param == "sqlite":
+        yield None
+        return
+    pg.require_server()
+    with pg.fresh_schema() as schema:
+        yield pg.url(schema)
+
+
 @pytest.fixture
-def app_client(tmp_path: Path) -> Iterator[TestClient]:
+def app_client(tmp_path: Path, database_url: str | None) -> Iterator[TestClient]:
     settings_ = Settings(
         media_dir=tmp_path / "media",
+        database_url=database_url,
         max_upload_bytes=1024**2,
         probe_timeout=20,
         uploads_per_minute=0,
     )
     with TestClient(create_app(settings_), client=("127.0.0.1", 50000)) as client:
         yield client
+        client.app.state.catalog.dispose()  # type: ignore[attr-defined]
 
 
 # --- If-None-Match, with Range, If-Range and If-Modified-Since beside it -------------------

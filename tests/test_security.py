@@ -22,7 +22,7 @@ from app import posters, probe
 from app.config import Settings
 from app.limits import BodyLimit, RateLimiter
 from app.main import create_app
-from tests import media
+from tests import media, pg
 from tests.conftest import stored_files
 
 PROBLEM = "application/problem+json"
@@ -543,6 +543,43 @@ def test_control_characters_in_text_fields_are_422(loopback: TestClient, tiny_cl
         )
         assert response.status_code == 422, (body, response.text)
     assert loopback.get(f"/api/media/{clip['id']}").json()["title"] == "Kept"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
+    """The app over each catalog: PostgreSQL refuses some text SQLite takes (NUL)."""
+    if request.param == "sqlite":
+        with make_client(tmp_path) as client:
+            yield client
+        return
+    pg.require_server()
+    with pg.fresh_schema() as schema, make_client(tmp_path, database_url=pg.url(schema)) as client:
+        yield client
+        client.app.state.catalog.dispose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("q", ["%00", "a%00b", "%1b[31m", "%", "_", "\\", "'", "%c0%af"])
+def test_search_text_never_fails(any_catalog: TestClient, q: str) -> None:
+    api = any_catalog.get(f"/api/media?q={q}")
+    assert api.status_code in (200, 422), api.text
+    if api.status_code == 422:
+        assert api.json()["field"] == "q"
+    assert any_catalog.get(f"/?q={q}").status_code == 200
+
+
+def test_text_postgresql_refuses_is_422_or_cleaned(
+    any_catalog: TestClient, tiny_clip: Path
+) -> None:
+    assert upload(any_catalog, tiny_clip, title="a\x00b").status_code == 422
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a\x00b.wav"\r\n\r\n'
+    body = head + tiny_clip.read_bytes() + b"\r\n--b--\r\n"
+    named = any_catalog.post(
+        "/api/media", content=body, headers={"content-type": "multipart/form-data; boundary=b"}
+    )
+    assert named.status_code == 201 and named.json()["title"] == "a b", named.text
+    media_id = named.json()["id"]
+    edit = any_catalog.patch(f"/api/media/{media_id}", json={"description": "a\x00b"})
+    assert edit.status_code == 422 and edit.json()["field"] == "description"
 
 
 # --- Storage quota ---------------------------------------------------------------------------

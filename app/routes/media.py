@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from app.auth import check_writer
 from app.catalog import ID_PATTERN
 from app.deps import CatalogDep, LibraryDep, SettingsDep
-from app.library import check_changes
+from app.library import check_changes, check_search
 from app.limits import check_upload_rate
 from app.models import Media
 from app.problems import WRITE_PROBLEMS, Problem, documented, not_found
@@ -89,7 +89,7 @@ def list_media(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     q: Annotated[str | None, Query(max_length=200, description="Words in the title")] = None,
 ) -> MediaPage:
-    items, total = catalog.list(offset=offset, limit=limit, query=q)
+    items, total = catalog.list(offset=offset, limit=limit, query=check_search(q))
     base = base_url(request, settings.public_url)
     following = None
     if offset + limit < total:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.embedding import DEFAULT_WIDTH, frame_size, iframe
 from app.i18n import Catalogue, choose
-from app.library import Library
+from app.library import Library, search_words
 from app.models import Media
 from app.player_view import PlayerView, build_view
 from app.routes.media import VALID_ID
@@ -122,7 +122,7 @@ async def library_page(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:  # fmt: skip
     t = catalogue_for(request, lang)
-    query = q.strip()
+    query = search_words(q)
     items, total = await anyio.to_thread.run_sync(
         lambda: catalog.list(offset=offset, limit=PAGE_SIZE, query=query or None)
     )
