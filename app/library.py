@@ -20,6 +20,7 @@ log = logging.getLogger("amps")
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 MAX_TITLE = 300
 MAX_DESCRIPTION = 20_000
+MAX_LANGUAGE = 35  # BCP 47's longest tags, and the catalog column's width
 COPY_CHUNK = 1024 * 1024
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # not \t \n \r
 STORAGE_FULL = "The server's storage is full, so nothing was kept. Try again later."
@@ -63,7 +64,9 @@ def checked_description(value: str) -> str:
 
 def checked_language(value: str) -> str | None:
     language = value.strip() or None
-    if language is not None and not LANGUAGE_TAG.fullmatch(language):
+    if language is not None and (
+        len(language) > MAX_LANGUAGE or not LANGUAGE_TAG.fullmatch(language)
+    ):
         raise Problem(422, "The language must be a tag like `en` or `pt-BR`.", field="language")
     return language
 

@@ -580,6 +580,12 @@ def test_text_postgresql_refuses_is_422_or_cleaned(
     media_id = named.json()["id"]
     edit = any_catalog.patch(f"/api/media/{media_id}", json={"description": "a\x00b"})
     assert edit.status_code == 422 and edit.json()["field"] == "description"
+    # Longer than the catalog's column (PostgreSQL refuses, SQLite would keep it): found by
+    # `make fuzz` as a 500 on PostgreSQL.
+    language = "en" + "-0" * 20
+    edit = any_catalog.patch(f"/api/media/{media_id}", json={"language": language})
+    assert edit.status_code == 422 and edit.json()["field"] == "language"
+    assert upload(any_catalog, tiny_clip, language=language).status_code == 422
 
 
 # --- Storage quota ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ UPLOAD_BODY = {
                     "file": {"type": "string", "format": "binary", "description": "The clip."},
                     "title": {"type": "string", "maxLength": 300, "example": "Council meeting"},
                     "description": {"type": "string", "maxLength": 20000},
-                    "language": {"type": "string", "example": "en"},
+                    "language": {"type": "string", "maxLength": 35, "example": "en"},
                 },
             }
         }
