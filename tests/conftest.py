@@ -24,6 +24,20 @@ def media_files() -> dict[str, Path]:
     return media.make_all(MEDIA_CACHE)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Each catalog: None for the default SQLite in the media dir, or a PostgreSQL URL with a
+    schema of its own (PostgreSQL refuses some text SQLite takes, such as NUL)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    from tests import pg
+
+    pg.require_server()
+    with pg.fresh_schema() as schema:
+        yield pg.url(schema)
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests build their settings explicitly: no AMPS_* variable of the caller leaks in."""

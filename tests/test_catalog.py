@@ -22,15 +22,10 @@ from tests.conftest import stored_files
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture
+def catalog_url(database_url: str | None, tmp_path: Path) -> str:
     """A fresh, empty catalog: a SQLite file, or a schema of its own in the local PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'amps.sqlite3'}"
-        return
-    pg.require_server()
-    with pg.fresh_schema() as schema:
-        yield pg.url(schema)
+    return database_url or f"sqlite:///{tmp_path / 'amps.sqlite3'}"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests import media, pg
+from tests import media
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 FUZZ = settings(
@@ -38,17 +38,6 @@ def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     target = tmp_path_factory.mktemp("tiny") / "tiny.wav"
     media.ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-ar", "8000", str(target))
     return target.read_bytes()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """Each catalog: PostgreSQL refuses text that SQLite takes (NUL), so both are fuzzed."""
-    if request.param == "sqlite":
-        yield None
-        return
-    pg.require_server()
-    with pg.fresh_schema() as schema:
-        yield pg.url(schema)
 
 
 @pytest.fixture

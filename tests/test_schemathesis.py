@@ -7,11 +7,9 @@ whenever a generated DELETE removes them. `make fuzz` raises FUZZ_SCALE for long
 """
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,7 +22,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
 from app.main import create_app
-from tests import pg
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 EXAMPLES = 25 * SCALE
@@ -112,17 +109,6 @@ def run_operation(operation: Any, mode: GenerationMode, seeds: Seeds) -> None:
             seeds.refresh()
 
     check()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """Each catalog: PostgreSQL refuses text that SQLite takes (NUL), so both are run."""
-    if request.param == "sqlite":
-        yield None
-        return
-    pg.require_server()
-    with pg.fresh_schema() as schema:
-        yield pg.url(schema)
 
 
 def test_every_operation_answers_as_documented(

@@ -22,7 +22,7 @@ from app import posters, probe
 from app.config import Settings
 from app.limits import BodyLimit, RateLimiter
 from app.main import create_app
-from tests import media, pg
+from tests import media
 from tests.conftest import stored_files
 
 PROBLEM = "application/problem+json"
@@ -545,15 +545,10 @@ def test_control_characters_in_text_fields_are_422(loopback: TestClient, tiny_cl
     assert loopback.get(f"/api/media/{clip['id']}").json()["title"] == "Kept"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
+@pytest.fixture
+def any_catalog(database_url: str | None, tmp_path: Path) -> Iterator[TestClient]:
     """The app over each catalog: PostgreSQL refuses some text SQLite takes (NUL)."""
-    if request.param == "sqlite":
-        with make_client(tmp_path) as client:
-            yield client
-        return
-    pg.require_server()
-    with pg.fresh_schema() as schema, make_client(tmp_path, database_url=pg.url(schema)) as client:
+    with make_client(tmp_path, database_url=database_url) as client:
         yield client
         client.app.state.catalog.dispose()  # type: ignore[attr-defined]
 
