@@ -69,7 +69,9 @@ class RangeNotSatisfiable(Exception):
 
 
 @dataclass(frozen=True)
-class _Validators:
+class Validators:
+    """What a stored file's conditional and range requests are judged against."""
+
     etag: str  # opaque-tag, without quotes
     last_modified: int  # seconds since the epoch, as Last-Modified says it
     size: int
@@ -140,29 +142,50 @@ class StreamResponse(Response):
             await self.background()
 
     def _select(self, file_stat: os.stat_result) -> tuple[Response, list[tuple[int, int]]]:
-        """The one place where a request's conditions and ranges become a status code."""
-        validators = self._validators(file_stat)
-        headers = {**dict(self.headers.items()), **validators.headers()}
-        try:
-            _check_preconditions(self.request_headers, validators)
-            ranges = _requested_ranges(self.request_headers, validators)
-        except NotModified:
-            return Response(status_code=304, headers=headers), []
-        except PreconditionFailed:
-            return Response(status_code=412, headers=headers), []
-        except RangeNotSatisfiable:
-            headers["content-range"] = f"bytes */{validators.size}"
-            return Response(status_code=416, headers=headers), []
-        except (MalformedRangeHeader, ExcessiveRanges):
-            ranges = []
-        whole = FileResponse(self.path, 200, headers, self.content_type, stat_result=file_stat)
-        return whole, ranges
+        plan = plan_response(self.request_headers, self._validators(file_stat), dict(self.headers))
+        if plan.status != 200:
+            return Response(status_code=plan.status, headers=plan.headers), []
+        whole = FileResponse(self.path, 200, plan.headers, self.content_type, stat_result=file_stat)
+        return whole, plan.ranges
 
-    def _validators(self, file_stat: os.stat_result) -> _Validators:
+    def _validators(self, file_stat: os.stat_result) -> Validators:
         etag = self.etag
         if etag is None:  # strong as long as a file only changes by being replaced
             etag = f"{file_stat.st_size:x}-{file_stat.st_mtime_ns:x}"
-        return _Validators(etag, math.floor(file_stat.st_mtime), file_stat.st_size)
+        return Validators(etag, math.floor(file_stat.st_mtime), file_stat.st_size)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to answer: 200 with `ranges` ([] for the whole body, else 206 parts), or 304/412/416."""
+
+    status: int
+    headers: dict[str, str]
+    ranges: list[tuple[int, int]]  # (start, end exclusive), in the order asked
+
+
+def plan_response(
+    request_headers: Headers, validators: Validators, headers: dict[str, str]
+) -> Plan:
+    """The one place where a request's conditions and ranges become a status code.
+
+    Any body sender (a local file, an object store) asks this first; `headers` are the
+    response's own, to which the validators (and Content-Range for 416) are added.
+    """
+    headers = {**headers, **validators.headers()}
+    try:
+        _check_preconditions(request_headers, validators)
+        ranges = _requested_ranges(request_headers, validators)
+    except NotModified:
+        return Plan(304, headers, [])
+    except PreconditionFailed:
+        return Plan(412, headers, [])
+    except RangeNotSatisfiable:
+        headers["content-range"] = f"bytes */{validators.size}"
+        return Plan(416, headers, [])
+    except (MalformedRangeHeader, ExcessiveRanges):
+        ranges = []
+    return Plan(200, headers, ranges)
 
 
 def _stat_regular_file(path: Path) -> os.stat_result:
@@ -181,7 +204,7 @@ def _with_ranges(scope: Scope, ranges: list[tuple[int, int]]) -> Scope:
     return {**scope, "headers": headers}
 
 
-def _check_preconditions(headers: Headers, validators: _Validators) -> None:
+def _check_preconditions(headers: Headers, validators: Validators) -> None:
     """RFC 9110 13.2.2 steps 1 to 4, for GET and HEAD."""
     if not _preconditions_hold(headers, validators):
         raise PreconditionFailed
@@ -189,7 +212,7 @@ def _check_preconditions(headers: Headers, validators: _Validators) -> None:
         raise NotModified
 
 
-def _preconditions_hold(headers: Headers, validators: _Validators) -> bool:
+def _preconditions_hold(headers: Headers, validators: Validators) -> bool:
     if_match = ", ".join(headers.getlist("if-match")) or None
     if if_match is not None:
         return _etag_listed(if_match, validators.etag, weak_ok=False)
@@ -197,7 +220,7 @@ def _preconditions_hold(headers: Headers, validators: _Validators) -> bool:
     return since is None or validators.last_modified <= since
 
 
-def _client_copy_current(headers: Headers, validators: _Validators) -> bool:
+def _client_copy_current(headers: Headers, validators: Validators) -> bool:
     if_none_match = ", ".join(headers.getlist("if-none-match")) or None
     if if_none_match is not None:  # then If-Modified-Since is ignored
         return _etag_listed(if_none_match, validators.etag, weak_ok=True)
@@ -229,7 +252,7 @@ def _etag_listed(field: str, etag: str, *, weak_ok: bool) -> bool:
     return any(tag == etag and (weak_ok or not weak) for weak, tag in tags)
 
 
-def _requested_ranges(headers: Headers, validators: _Validators) -> list[tuple[int, int]]:
+def _requested_ranges(headers: Headers, validators: Validators) -> list[tuple[int, int]]:
     """The byte ranges to send, [] for the whole file (RFC 9110 13.2.2 step 5, 14.2)."""
     ranges, if_range = headers.getlist("range"), headers.getlist("if-range")
     if not ranges:
@@ -241,7 +264,7 @@ def _requested_ranges(headers: Headers, validators: _Validators) -> list[tuple[i
     return _parse_range(ranges[0], validators.size)
 
 
-def _if_range_holds(value: str, validators: _Validators) -> bool:
+def _if_range_holds(value: str, validators: Validators) -> bool:
     """Strong comparison with the ETag, or the very second of Last-Modified (RFC 9110 13.1.5)."""
     value = value.strip(" \t")
     if value.startswith(('"', "W/")):
