@@ -52,7 +52,8 @@ def check_writer(request: Request, settings: Settings) -> None:
     api_token = settings.api_token
     if api_token is None:
         client = request.client.host if request.client else None
-        if not is_loopback(client):
+        # Behind nginx (X-Accel-Redirect set) every client arrives from loopback.
+        if settings.accel_redirect is not None or not is_loopback(client):
             raise Problem(
                 403,
                 "Writes are accepted from this machine only, because the server has no "

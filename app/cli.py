@@ -28,24 +28,53 @@ def _library(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return library
 
 
-def serve(args: argparse.Namespace) -> int:
-    import uvicorn
+SERVERS = ("uvicorn", "granian")
+APP = "app.main:create_app"
 
+
+def serve(args: argparse.Namespace) -> int:
     # Flags win over the environment; the factory reads AMPS_* in each worker process.
-    for name in ("host", "port", "media_dir"):
+    for name in ("host", "port", "media_dir", "server", "workers"):
         value = getattr(args, name)
         if value is not None:
             os.environ[f"AMPS_{name.upper()}"] = str(value)
     settings = Settings()
+    if settings.server == "granian":
+        _serve_granian(settings, args.log_level)
+    else:
+        _serve_uvicorn(settings, args.log_level)
+    return 0
+
+
+def _serve_uvicorn(settings: Settings, log_level: str) -> None:
+    import uvicorn
+
     uvicorn.run(
-        "app.main:create_app",
+        APP,
         factory=True,
         host=settings.host,
         port=settings.port,
+        workers=settings.workers,
         proxy_headers=False,
-        log_level=args.log_level,
+        log_level=log_level,
     )
-    return 0
+
+
+def _serve_granian(settings: Settings, log_level: str) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+
+    Granian(
+        APP,
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        websockets=False,
+        log_level=LogLevels(log_level),
+    ).serve()
 
 
 def probe(args: argparse.Namespace) -> int:
@@ -105,7 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default=None, help="address to listen on (AMPS_HOST, 127.0.0.1)")
     run.add_argument("--port", type=int, default=None, help="port (AMPS_PORT, 8000)")
     run.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
-    run.add_argument("--log-level", default="info")
+    run.add_argument(
+        "--server",
+        choices=SERVERS,
+        default=None,
+        help="HTTP server (AMPS_SERVER, uvicorn): granian sends whole files without copying "
+        "them through Python; uvicorn is the classic choice",
+    )
+    run.add_argument(
+        "--workers", type=int, default=None, help="processes to serve with (AMPS_WORKERS, 1)"
+    )
+    run.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
     run.set_defaults(func=serve)
 
     inspect = commands.add_parser("probe", help="print what the service would record, as JSON")

@@ -1,6 +1,7 @@
 """Settings: one pydantic-settings class, read from AMPS_* variables, overridden by CLI flags."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,25 @@ class Settings(BaseSettings):
     static_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "static",
         description="The player's static files (JS, CSS, icons).",
+    )
+    server: Literal["uvicorn", "granian"] = Field(
+        "uvicorn",
+        description="HTTP server `amps serve` runs: granian sends whole files without copying "
+        "them through Python (ASGI pathsend); uvicorn is the classic choice.",
+    )
+    workers: int = Field(1, ge=1, le=64, description="Processes `amps serve` runs.")
+    accel_redirect: str | None = Field(
+        None,
+        description="Behind nginx: the internal location prefix (e.g. `/_amps_media/`) that "
+        "maps to the media dir; whole-file GETs are then sent by nginx via X-Accel-Redirect.",
+        pattern=r"^/([A-Za-z0-9._~-]+/)+$",
+    )
+    stream_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds a clip's open file and record are reused by stream requests "
+        "before the catalog is asked again (a deleted file is noticed at once); 0: no cache, "
+        "every stream request goes through the route.",
     )
     host: str = Field("127.0.0.1", description="Address `amps serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `amps serve` listens on.")

@@ -17,29 +17,42 @@ DOCS_POLICY = (
 )
 
 
+def security_headers(policy: str) -> dict[str, str]:
+    """What every response carries unless it set these itself."""
+    return {
+        "content-security-policy": policy,
+        "referrer-policy": "strict-origin-when-cross-origin",
+        "x-content-type-options": "nosniff",
+    }
+
+
+def policy_for(path: str, embed_ancestors: str) -> str:
+    """The Content-Security-Policy of the response to `path`."""
+    if path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        return DOCS_POLICY
+    ancestors = embed_ancestors if path.startswith("/embed/") else "'self'"
+    return PAGE_POLICY.format(ancestors=ancestors)
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, embed_origins: list[str]) -> None:
         self.app = app
         self.embed_ancestors = " ".join(embed_origins) if embed_origins else "'none'"
 
     def policy(self, path: str) -> str:
-        if path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
-            return DOCS_POLICY
-        ancestors = self.embed_ancestors if path.startswith("/embed/") else "'self'"
-        return PAGE_POLICY.format(ancestors=ancestors)
+        return policy_for(path, self.embed_ancestors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = self.policy(scope["path"])
+        extra = security_headers(self.policy(scope["path"]))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", policy)
-                headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-                headers.setdefault("X-Content-Type-Options", "nosniff")
+                for name, value in extra.items():
+                    headers.setdefault(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -10,9 +10,11 @@ from app import problems
 from app.assets import Assets
 from app.catalog import Catalog
 from app.config import Settings
+from app.fastpath import StreamFastPath
 from app.headers import SecurityHeaders
 from app.library import Library
 from app.limits import BodyLimit, RateLimiter
+from app.open_files import OpenFiles
 from app.routes import (
     health,
     media,
@@ -43,11 +45,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     catalog = Catalog(settings.catalog_url)
     storage = LocalStorage(settings.media_dir, quota_bytes=settings.storage_quota_bytes)
     library = Library(settings, catalog, storage)
+    # Kept-open files serve clips on a local disk; other storage goes through the route.
+    fast = isinstance(storage, LocalStorage) and settings.stream_cache_seconds > 0
+    open_files = OpenFiles(catalog, storage, settings.stream_cache_seconds) if fast else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(library.start)
         yield
+        if open_files is not None:
+            open_files.close()
         catalog.dispose()
 
     app = FastAPI(title="amps", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -62,4 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.add_middleware(BodyLimit, read_timeout=settings.upload_read_timeout)
     app.add_middleware(SecurityHeaders, embed_origins=settings.embed_origin_list)
+    # Outermost: a stream request it can answer never reaches routing and the middleware above.
+    app.add_middleware(
+        StreamFastPath,
+        files=open_files,
+        embed_origins=settings.embed_origin_list,
+        accel_redirect=settings.accel_redirect,
+    )
     return app

@@ -95,6 +95,14 @@ def stream_file(
     """A response to GET or HEAD of `path`; it does no I/O until sent, so any route may call it."""
     if etag is not None and not _OPAQUE_TAG.fullmatch(etag):
         raise ValueError(f"an ETag is printable ASCII without quotes or spaces, not {etag!r}")
+    headers = stream_headers(cache_control, download_name)
+    return StreamResponse(path, request.headers, media_type, etag, headers)
+
+
+def stream_headers(
+    cache_control: str = DEFAULT_CACHE_CONTROL, download_name: str | None = None
+) -> dict[str, str]:
+    """The headers of every answer to GET or HEAD of a stream, whatever its status."""
     headers = {
         "accept-ranges": "bytes",
         "cache-control": cache_control,
@@ -103,7 +111,14 @@ def stream_file(
     }
     if download_name is not None:
         headers["content-disposition"] = _attachment(download_name)
-    return StreamResponse(path, request.headers, media_type, etag, headers)
+    return headers
+
+
+def content_type(media_type: str) -> str:
+    """The Content-Type of a body of this type (as Starlette writes it: text gets a charset)."""
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        return f"{media_type}; charset=utf-8"
+    return media_type
 
 
 def preflight_response(request: Request) -> Response:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install what pip cannot, from Debian's packages: ffmpeg, Chromium (with fonts, for the browser
-# tests and screenshots), npm (for axe-core); with `bench`, also nginx and wrk.
+# tests and screenshots), npm (for axe-core), nginx (amps behind it is tested); with `bench`,
+# also wrk.
 # Idempotent: does nothing, and says nothing, when everything is already there.
 set -eu
 
@@ -10,8 +11,9 @@ command -v chromium >/dev/null 2>&1 || need="$need chromium"
 # Chromium draws no text without a font; DejaVu also covers Arabic (the right-to-left player).
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need="$need fonts-dejavu-core"
 command -v npm >/dev/null 2>&1 || need="$need npm"
+# nginx: the tests run amps behind it (X-Accel-Redirect), as docs/nginx.conf sets it up.
+command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
 if [ "${1:-}" = "bench" ]; then
-  command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
   command -v wrk >/dev/null 2>&1 || need="$need wrk"
 fi
 [ -z "$need" ] && exit 0

@@ -200,6 +200,16 @@ def test_writes_from_other_hosts_are_refused_without_a_token(
         assert client.get("/api/media").status_code == 200
 
 
+def test_behind_nginx_loopback_is_not_trusted_without_a_token(
+    tmp_path: Path, media_files: dict[str, Path]
+) -> None:
+    settings = Settings(media_dir=tmp_path / "m", accel_redirect="/_amps_media/")
+    with TestClient(create_app(settings), client=("127.0.0.1", 1)) as client:
+        response = upload(client, media_files["cbr.mp3"])
+        assert response.status_code == 403
+        assert "AMPS_API_TOKEN" in response.json()["detail"]
+
+
 def test_list_is_paginated_newest_first(client: TestClient, media_files: dict[str, Path]) -> None:
     ids = [upload(client, media_files["audio.opus"], title=f"n{i}").json()["id"] for i in range(3)]
     page = client.get("/api/media", params={"limit": 2}).json()

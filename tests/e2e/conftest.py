@@ -26,6 +26,7 @@ class Server:
     media_dir: Path
     port: int
     env: dict[str, str]
+    args: tuple[str, ...] = ()  # more `amps serve` flags, e.g. ("--server", "granian")
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -34,7 +35,7 @@ class Server:
 
     def start(self) -> None:
         command = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)]
-        command += ["--media-dir", str(self.media_dir), "--log-level", "warning"]
+        command += ["--media-dir", str(self.media_dir), "--log-level", "warning", *self.args]
         self.process = subprocess.Popen(command, env=self.env)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
