@@ -18,12 +18,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _library(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from app.catalog import Catalog
-    from app.library import Library
-    from app.storage import LocalStorage
+    from app.library import Library, open_storage
 
     settings = _settings(args)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
-    library = Library(settings, Catalog(settings.catalog_url), LocalStorage(settings.media_dir))
+    library = Library(settings, Catalog(settings.catalog_url), open_storage(settings))
     library.start()
     return library
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Schemes that name PostgreSQL without a driver, as Heroku, libpq and most hosts write them.
@@ -66,6 +66,34 @@ class Settings(BaseSettings):
         description="Origins that may frame /embed pages and command the player, separated "
         "by spaces (e.g. `https://news.example https://cms.example`); `*` for any.",
         pattern=r"^\s*(\*|(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?\s*)+)\s*$",
+    )
+    storage_url: str | None = Field(
+        None,
+        description="Where clips live: unset for files in the media dir, or "
+        "`s3://bucket/prefix` for an S3-compatible object store.",
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._/-]*)?$",
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="The object store's URL (e.g. http://127.0.0.1:8333 for SeaweedFS); "
+        "default AWS, or AWS_ENDPOINT_URL.",
+    )
+    s3_region: str | None = Field(
+        None, description="The bucket's region; default AWS_REGION, else us-east-1."
+    )
+    s3_access_key_id: str | None = Field(
+        None, description="Access key; default AWS_ACCESS_KEY_ID (or the instance's role)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        None, description="Secret key; default AWS_SECRET_ACCESS_KEY."
+    )
+    s3_redirect: bool = Field(
+        False,
+        description="Answer stream GETs with a 307 redirect to a presigned URL of the store "
+        "instead of proxying the bytes.",
+    )
+    s3_url_expiry: int = Field(
+        300, ge=10, le=7 * 24 * 3600, description="Seconds a presigned URL stays valid."
     )
     static_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "static",

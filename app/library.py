@@ -11,9 +11,18 @@ from app.catalog import Catalog, new_id
 from app.config import Settings
 from app.models import Media, Track
 from app.posters import PosterError, poster_name, stored_poster
-from app.probe import ProbeError, ProbeResult, probe_file
+from app.probe import ProbeError, ProbeResult, probe_file, probe_url
 from app.problems import Problem
-from app.storage import PendingFile, Storage, StorageError, StorageFull, media_key
+from app.storage import (
+    LocalStorage,
+    MissingKey,
+    Pending,
+    RemoteFile,
+    Storage,
+    StorageError,
+    StorageFull,
+    media_key,
+)
 from app.uploads import ReceivedUpload
 
 log = logging.getLogger("amps")
@@ -114,6 +123,15 @@ def check_changes(changes: dict[str, str | None]) -> dict[str, str | None]:
     return checked
 
 
+def open_storage(settings: Settings) -> Storage:
+    """The storage the settings name: an S3 bucket (AMPS_STORAGE_URL) or the media dir."""
+    if settings.storage_url:
+        from app.storage_s3 import S3Storage  # obstore loads only when it is used
+
+        return S3Storage(settings)
+    return LocalStorage(settings.media_dir, quota_bytes=settings.storage_quota_bytes)
+
+
 class Library:
     def __init__(self, settings: Settings, catalog: Catalog, storage: Storage) -> None:
         self.settings = settings
@@ -123,7 +141,11 @@ class Library:
     def start(self) -> None:
         """Bring the catalog schema up to date and clear leftovers of interrupted writes."""
         self.catalog.migrate()
-        removed = self.storage.sweep(self.catalog.storage_keys())
+        try:
+            removed = self.storage.sweep(self.catalog.storage_keys())
+        except StorageError as exc:  # an object store that is down: /healthz says so
+            log.warning("no sweep of leftovers this time: %s", exc)
+            return
         if removed:
             log.info("removed %d leftover file(s) from interrupted writes", len(removed))
 
@@ -144,11 +166,11 @@ class Library:
             raise
         return self._add(pending, path.name, fields)
 
-    def _add(self, pending: PendingFile, filename: str | None, fields: dict[str, str]) -> Media:
+    def _add(self, pending: Pending, filename: str | None, fields: dict[str, str]) -> Media:
         try:
             checked = check_fields(fields)
             pending.flush()
-            result = probe_file(pending.path, self.settings.probe_timeout)
+            result = self._probe(pending)
         except ProbeError as exc:
             self.storage.discard(pending)
             raise Problem(exc.status, str(exc), field="file") from exc
@@ -157,7 +179,7 @@ class Library:
             raise
         media = self._record(result, pending, filename, checked)
         try:
-            self.storage.commit(pending, media.storage_key)
+            self.storage.commit(pending, media.storage_key, media.mime_type)
         except StorageFull as exc:
             self.storage.discard(pending)
             raise Problem(507, STORAGE_FULL, field="file") from exc
@@ -170,10 +192,18 @@ class Library:
             self.storage.delete(media.storage_key)
             raise
 
+    def _probe(self, pending: Pending) -> ProbeResult:
+        """What the upload is, read where it was stored: a temp file or a temp object."""
+        timeout = self.settings.probe_timeout
+        with self.storage.opened(pending) as stored:
+            if isinstance(stored, RemoteFile):
+                return probe_url(stored.url, stored.file, stored.size, timeout)
+            return probe_file(stored, timeout)
+
     @staticmethod
     def _record(
         result: ProbeResult,
-        pending: PendingFile,
+        pending: Pending,
         filename: str | None,
         fields: dict[str, str | None],
     ) -> Media:
@@ -203,7 +233,7 @@ class Library:
         track_id = secrets.token_hex(8)
         key = media_key(media_id, f"track-{track_id}.vtt")
         try:
-            self.storage.put_bytes(key, vtt.encode("utf-8"))
+            self.storage.put_bytes(key, vtt.encode("utf-8"), "text/vtt; charset=utf-8")
         except StorageFull as exc:
             raise Problem(507, STORAGE_FULL, field="file") from exc
         track = Track(
@@ -243,16 +273,17 @@ class Library:
         media = self.catalog.get(media_id)
         try:
             if media is not None:
-                self.poster_path(media)
+                self.poster_key(media)
         except (PosterError, StorageError) as exc:
             log.warning("no poster for %s: %s", media_id, exc)
 
-    def poster_path(self, media: Media) -> Path:
+    def poster_key(self, media: Media) -> str:
         """The clip's poster, made from its file on first use; PosterError when it cannot be."""
         return stored_poster(self.storage, media, self.file_of(media), self.settings.probe_timeout)
 
-    def file_of(self, media: Media) -> Path | None:
-        """The clip's file on disk, or None when it has gone missing from storage."""
-        if not self.storage.exists(media.storage_key):
+    def file_of(self, media: Media) -> Path | str | None:
+        """Where ffmpeg reads the clip (a path, or a presigned URL); None when it is gone."""
+        try:
+            return self.storage.source(media.storage_key)
+        except MissingKey:
             return None
-        return self.storage.local_path(media.storage_key)

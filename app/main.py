@@ -12,7 +12,7 @@ from app.catalog import Catalog
 from app.config import Settings
 from app.fastpath import StreamFastPath
 from app.headers import SecurityHeaders
-from app.library import Library
+from app.library import Library, open_storage
 from app.limits import BodyLimit, RateLimiter
 from app.open_files import OpenFiles
 from app.routes import (
@@ -43,11 +43,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(settings.catalog_url)
-    storage = LocalStorage(settings.media_dir, quota_bytes=settings.storage_quota_bytes)
+    storage = open_storage(settings)
     library = Library(settings, catalog, storage)
     # Kept-open files serve clips on a local disk; other storage goes through the route.
-    fast = isinstance(storage, LocalStorage) and settings.stream_cache_seconds > 0
-    open_files = OpenFiles(catalog, storage, settings.stream_cache_seconds) if fast else None
+    open_files = None
+    if isinstance(storage, LocalStorage) and settings.stream_cache_seconds > 0:
+        open_files = OpenFiles(catalog, storage, settings.stream_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,15 +3,16 @@
 import json
 import logging
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from typing import cast
 
 from app.captions import CaptionError, cue_plain_text, parse_vtt
 from app.durations import format_duration, iso_duration
 from app.i18n import Catalogue
 from app.models import Media, Track
-from app.storage import Storage
+from app.storage import MissingKey, Storage, StorageError
 from app.urls import media_urls, track_url
 
 log = logging.getLogger("amps")
@@ -112,21 +113,24 @@ def parse_start(value: str | None, duration: float) -> float:
 
 
 @lru_cache(maxsize=256)
-def _read_cues(path: Path, mtime: float) -> tuple[Line, ...]:
-    """Parsed once per file version: tracks never change under their key."""
+def _read_cues(storage: Hashable, key: str) -> tuple[Line, ...]:
+    """Parsed once per track: tracks never change under their key (it holds a random id)."""
     try:
-        cues = parse_vtt(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, CaptionError) as exc:
-        log.warning("cannot read track %s: %s", path, exc)
+        cues = parse_vtt(cast(Storage, storage).read_bytes(key).decode("utf-8"))
+    except MissingKey:
+        return ()
+    except (UnicodeDecodeError, CaptionError) as exc:
+        log.warning("cannot read track %s: %s", key, exc)
         return ()
     return tuple(Line(c.start, c.end, cue_plain_text(c)) for c in cues)
 
 
 def read_lines(storage: Storage, track: Track) -> tuple[Line, ...]:
-    if not storage.exists(track.storage_key):
+    try:
+        return _read_cues(cast(Hashable, storage), track.storage_key)
+    except (OSError, StorageError) as exc:  # not cached: the store may be back next time
+        log.warning("cannot read track %s: %s", track.storage_key, exc)
         return ()
-    path = storage.local_path(track.storage_key)
-    return _read_cues(path, path.stat().st_mtime)
 
 
 def pick_caption_track(

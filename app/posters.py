@@ -1,15 +1,17 @@
 """Posters: a frame from about 10% into a video, or a waveform picture of audio, made by ffmpeg.
 
 Made on first request and kept in storage next to the clip (`<id>/poster.jpg` or `.png`),
-written to a temp file and moved into place, so concurrent first requests cannot tear it.
+rendered to a local temp file, then stored whole (a rename on disk, one PUT in an object
+store), so concurrent first requests cannot tear it.
 """
 
 import logging
+import tempfile
 import time
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from app.models import Media
-from app.probe import SAFE_INPUT, ProbeTimeout, ToolMissing, run_tool
+from app.probe import ProbeTimeout, ToolMissing, input_args, run_tool
 from app.storage import Storage, media_key
 
 log = logging.getLogger("amps")
@@ -31,27 +33,28 @@ def poster_name(kind: str) -> str:
     return "poster.jpg" if kind == "video" else "poster.png"
 
 
-def media_type(path: Path) -> str:
-    return MEDIA_TYPES.get(path.suffix, "application/octet-stream")
+def media_type(key: str) -> str:
+    return MEDIA_TYPES.get(PurePath(key).suffix, "application/octet-stream")
 
 
-def stored_poster(storage: Storage, media: Media, source: Path | None, timeout: float) -> Path:
-    """The clip's poster on disk, rendered from `source` and stored on first use."""
+def stored_poster(storage: Storage, media: Media, source: Path | str | None, timeout: float) -> str:
+    """The key of the clip's poster, rendered from `source` (a file or an object's URL) to a
+    local temp file and stored on first use."""
     key = media_key(media.id, poster_name(media.kind))
     if not storage.exists(key):
         if source is None:
             raise PosterError("No poster can be made: the clip's file is not available any more.")
-        pending = storage.begin()
-        try:
-            render_poster(source, media.kind, media.duration, pending.path, timeout)
-            storage.commit(pending, key)
-        except BaseException:
-            storage.discard(pending)
-            raise
-    return storage.local_path(key)
+        name = poster_name(media.kind)
+        with tempfile.TemporaryDirectory(prefix="amps-poster-") as temp:
+            target = Path(temp) / name
+            render_poster(source, media.kind, media.duration, target, timeout)
+            storage.put_bytes(key, target.read_bytes(), MEDIA_TYPES[target.suffix])
+    return key
 
 
-def render_poster(source: Path, kind: str, duration: float, target: Path, timeout: float) -> None:
+def render_poster(
+    source: Path | str, kind: str, duration: float, target: Path, timeout: float
+) -> None:
     """Write a JPEG still (video) or a PNG waveform (audio) of `source` to `target`; blocking."""
     deadline = time.monotonic() + timeout
     if kind != "video":
@@ -75,17 +78,17 @@ def _written(target: Path) -> bool:
         return False
 
 
-def _still_args(source: Path, seek: float, target: Path) -> list[str]:
+def _still_args(source: Path | str, seek: float, target: Path) -> list[str]:
     # Scaled to its display aspect (sar), never wider than MAX_WIDTH, never enlarged.
     scale = f"scale=w='min({MAX_WIDTH},iw*sar)':h='round(ow/dar)',setsar=1"
     return [
-        "-ss", f"{seek:.3f}", *SAFE_INPUT, "-i", f"file:{source}",
+        "-ss", f"{seek:.3f}", *input_args(source),
         "-map", "0:v:0", "-frames:v", "1", "-vf", scale,
         "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", f"file:{target}",
     ]  # fmt: skip
 
 
-def _waveform_args(source: Path, target: Path) -> list[str]:
+def _waveform_args(source: Path | str, target: Path) -> list[str]:
     graph = (
         f"[0:a:0]aformat=channel_layouts=mono,"
         f"showwavespic=s={WAVEFORM_SIZE}:colors={WAVEFORM_COLOUR}:scale=sqrt[wave];"
@@ -93,7 +96,7 @@ def _waveform_args(source: Path, target: Path) -> list[str]:
         "[back][wave]overlay=format=auto"
     )
     return [
-        *SAFE_INPUT, "-i", f"file:{source}", "-filter_complex", graph, "-frames:v", "1",
+        *input_args(source), "-filter_complex", graph, "-frames:v", "1",
         "-c:v", "png", "-f", "image2", "-update", "1", f"file:{target}",
     ]  # fmt: skip
 

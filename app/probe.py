@@ -31,6 +31,8 @@ DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mp3,ogg,wav,flac,avi,mpegts,aa
 # Local files only: an HLS or concat "upload" must not make ffmpeg fetch or read anything else.
 # One thread: glibc reserves an arena per thread, which would eat into MEMORY_LIMIT on big hosts.
 SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", DEMUXERS, "-threads", "1"]
+# An upload in an object store is read through one presigned URL, and over HTTP(S) only.
+REMOTE_INPUT = ["-protocol_whitelist", "http,https,tcp,tls", *SAFE_INPUT[2:]]
 MEMORY_LIMIT = 2 * 1024**3
 TAIL_SECONDS = 3.0
 # Real media scores 50 and up (AVPROBE_SCORE_EXTENSION); a few stray MPEG sync bytes score less.
@@ -133,6 +135,13 @@ class _Mutagen:
     length_known: bool  # False for an MP3 with no Xing/VBRI/Info header: mutagen guessed
 
 
+def input_args(source: Path | str) -> list[str]:
+    """ffmpeg's input options for a stored file: a local path, or an object's presigned URL."""
+    if isinstance(source, Path):
+        return [*SAFE_INPUT, "-i", f"file:{source}"]
+    return [*REMOTE_INPUT, "-i", source]
+
+
 @dataclass(frozen=True)
 class _Source:
     """The open upload, its size, and when probing must be over."""
@@ -140,13 +149,19 @@ class _Source:
     file: BinaryIO
     size: int
     deadline: float
+    remote_url: str | None = None  # set for an upload in an object store
 
     @property
     def url(self) -> str:
-        return f"file:/dev/fd/{self.file.fileno()}"
+        return self.remote_url or f"file:/dev/fd/{self.file.fileno()}"
+
+    @property
+    def safe_input(self) -> list[str]:
+        return REMOTE_INPUT if self.remote_url else SAFE_INPUT
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_tool(list(args), self.deadline, pass_fds=(self.file.fileno(),))
+        fds = () if self.remote_url else (self.file.fileno(),)
+        return run_tool(list(args), self.deadline, pass_fds=fds)
 
 
 @dataclass(frozen=True)
@@ -161,6 +176,16 @@ def probe_file(path: Path, timeout: float = 30.0, *, verify: bool = True) -> Pro
     deadline = time.monotonic() + timeout
     with _open_regular(path) as file:
         return _probe(_Source(file, os.fstat(file.fileno()).st_size, deadline), verify)
+
+
+def probe_url(
+    url: str, file: BinaryIO, size: int, timeout: float = 30.0, *, verify: bool = True
+) -> ProbeResult:
+    """probe_file for an upload in an object store: ffprobe reads `url` (a presigned URL,
+    named by a temp key, never by the uploader), mutagen and the tail checks read `file`."""
+    if size == 0:
+        raise NotMedia("The file is empty: choose an audio or video file and upload it again.")
+    return _probe(_Source(file, size, time.monotonic() + timeout, url), verify)
 
 
 def _probe(source: _Source, verify: bool) -> ProbeResult:
@@ -219,7 +244,7 @@ def _read_with_mutagen(file: BinaryIO) -> _Mutagen | None:
 
 def _ffprobe(source: _Source) -> dict[str, Any]:
     entries = ["-show_format", "-show_streams", "-of", "json"]
-    done = source.run("ffprobe", "-v", "error", *SAFE_INPUT, *entries, source.url)
+    done = source.run("ffprobe", "-v", "error", *source.safe_input, *entries, source.url)
     if done.returncode != 0:
         raise _unreadable(source.file, done.stderr)
     report: dict[str, Any] = json.loads(done.stdout)
@@ -316,7 +341,7 @@ def _length_unstated(container: str, mine: _Mutagen | None) -> bool:
 def _counted_duration(source: _Source, audio: dict[str, Any]) -> float:
     select = ["-select_streams", str(audio["index"]), "-count_packets"]
     entries = ["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"]
-    done = source.run("ffprobe", "-v", "error", *SAFE_INPUT, *select, *entries, source.url)
+    done = source.run("ffprobe", "-v", "error", *source.safe_input, *select, *entries, source.url)
     text = done.stdout.strip()
     packets = int(text) if text.isdigit() else 0
     rate = int(audio.get("sample_rate") or 0)
@@ -343,7 +368,8 @@ def _verify_end(source: _Source, container: str, duration: float, streams: _Stre
     maps = [arg for s in (streams.video, streams.audio) if s for arg in ("-map", f"0:{s['index']}")]
     seek = ["-ss", f"{duration - window:.3f}", "-i", source.url, "-t", f"{window:.3f}"]
     output = ["-f", "null", "-progress", "pipe:1", "-nostats", "-"]
-    done = source.run("ffmpeg", "-nostdin", "-v", "error", *SAFE_INPUT, *seek, *maps, *output)
+    safe = source.safe_input
+    done = source.run("ffmpeg", "-nostdin", "-v", "error", *safe, *seek, *maps, *output)
     # Errors alone prove little: a seek into MPEG-TS lands between keyframes and complains.
     if done.returncode != 0 or _decoded_seconds(done.stdout) <= 0:
         raise BrokenMedia(

@@ -9,8 +9,10 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 # A key is "<media id>/<file name>"; ids come from URLs upstream, so nothing else gets through.
 KEY_PATTERN = re.compile(r"(?P<id>[A-Za-z0-9_-]{16,32})/(?P<name>[a-z0-9][a-z0-9._-]{0,63})")
@@ -136,12 +138,34 @@ class PendingFile:
                 raise _storage_error(error, "closing a temp file") from error
 
 
+class Pending(Protocol):
+    """An upload being written: PendingFile on disk, PendingObject in an object store."""
+
+    size: int
+
+    @property
+    def digest(self) -> str: ...
+    def write(self, data: bytes) -> None: ...
+    def flush(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A stored upload that tools read over HTTP: ffmpeg from `url`, Python from `file`."""
+
+    url: str
+    file: BinaryIO
+    size: int
+
+
 class Storage(Protocol):
-    def begin(self) -> PendingFile: ...
-    def commit(self, pending: PendingFile, key: str) -> None: ...
-    def discard(self, pending: PendingFile) -> None: ...
-    def put_bytes(self, key: str, data: bytes) -> None: ...
-    def local_path(self, key: str) -> Path: ...
+    def begin(self) -> Pending: ...
+    def opened(self, pending: Pending) -> contextlib.AbstractContextManager[Path | RemoteFile]: ...
+    def commit(self, pending: Pending, key: str, media_type: str | None = None) -> None: ...
+    def discard(self, pending: Pending) -> None: ...
+    def put_bytes(self, key: str, data: bytes, media_type: str | None = None) -> None: ...
+    def read_bytes(self, key: str) -> bytes: ...
+    def source(self, key: str) -> Path | str: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def sweep(self, known_keys: set[str]) -> list[str]: ...
@@ -191,7 +215,7 @@ def host_tag() -> str:
     return re.sub(r"[^a-z0-9-]", "", socket.gethostname().lower())[:63]
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -241,8 +265,14 @@ class LocalStorage:
         name = f"{host_tag()}.{os.getpid()}-{secrets.token_urlsafe(12)}.part"
         return PendingFile.create(temp_dir / name, self.quota)
 
-    def commit(self, pending: PendingFile, key: str) -> None:
+    @contextlib.contextmanager
+    def opened(self, pending: Pending) -> Iterator[Path | RemoteFile]:
+        """The temp file's path, for the probe to open."""
+        yield _own(pending).path
+
+    def commit(self, pending: Pending, key: str, media_type: str | None = None) -> None:
         """Make the temp file durable and move it under key, replacing what was there."""
+        pending = _own(pending)
         path = self._path(key)
         pending.sync()
         pending.close()
@@ -281,14 +311,15 @@ class LocalStorage:
                 continue
             _fsync_dir(directory.parent)
 
-    def discard(self, pending: PendingFile) -> None:
+    def discard(self, pending: Pending) -> None:
+        pending = _own(pending)
         with contextlib.suppress(StorageError):
             pending.close()
         if pending.path.exists():
             pending.path.unlink(missing_ok=True)
             self.quota.release(pending.size)
 
-    def put_bytes(self, key: str, data: bytes) -> None:
+    def put_bytes(self, key: str, data: bytes, media_type: str | None = None) -> None:
         self._path(key)
         pending = self.begin()
         try:
@@ -303,6 +334,18 @@ class LocalStorage:
         if not path.is_file():
             raise MissingKey(key)
         return path
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            return self.local_path(key).read_bytes()
+        except FileNotFoundError:
+            raise MissingKey(key) from None
+        except OSError as error:
+            raise _storage_error(error, f"reading {key}") from error
+
+    def source(self, key: str) -> Path:
+        """The file ffmpeg reads; MissingKey when there is none."""
+        return self.local_path(key)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -362,7 +405,7 @@ class LocalStorage:
             age = _age(entry, now)
             match = TEMP_PATTERN.fullmatch(entry.name)
             ours = match is not None and match["host"] == host_tag()
-            dead = match is not None and not _pid_alive(int(match["pid"]))
+            dead = match is not None and not pid_alive(int(match["pid"]))
             # A pid of another host (a container sharing the volume) is not ours to judge
             # at once: its temp files go after the grace period, ours as soon as the pid is dead.
             if age > TEMP_MAX_AGE or (dead and (ours or age > self.orphan_grace)):
@@ -403,6 +446,12 @@ class LocalStorage:
             return False
         self.discard(pending)
         return True
+
+
+def _own(pending: Pending) -> PendingFile:
+    if not isinstance(pending, PendingFile):
+        raise TypeError("not an upload of this storage")
+    return pending
 
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from app.limits import BodyTimeout, body_chunks, stalled_message
-from app.storage import PendingFile, StorageFull
+from app.storage import Pending, StorageFull
 
 FILE_FIELD = "file"
 TEXT_FIELDS = frozenset({"title", "description", "language", "token"})  # token: the HTML form
@@ -50,14 +50,14 @@ class StorageFullError(UploadError):
 
 
 class PendingFactory(Protocol):
-    def begin(self) -> PendingFile: ...
+    def begin(self) -> Pending: ...
 
-    def discard(self, pending: PendingFile) -> None: ...
+    def discard(self, pending: Pending) -> None: ...
 
 
 @dataclass
 class ReceivedUpload:
-    pending: PendingFile
+    pending: Pending
     filename: str | None
     fields: dict[str, str] = field(default_factory=dict)
 
@@ -176,7 +176,7 @@ async def _pump(
     request: Request,
     parser: MultipartParser,
     receiver: _Receiver,
-    pending: PendingFile,
+    pending: Pending,
     read_timeout: float,
 ) -> None:
     try:
@@ -200,7 +200,7 @@ async def _pump(
         raise UploadError("The file is empty.")
 
 
-async def _flush(receiver: _Receiver, pending: PendingFile) -> None:
+async def _flush(receiver: _Receiver, pending: Pending) -> None:
     data = bytes(receiver.buffer)
     receiver.buffer.clear()
     if data:

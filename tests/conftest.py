@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from starlette.testclient import TestClient
 
     from app.config import Settings
+    from tests.seaweed import SeaweedFS
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA_CACHE = ROOT / ".cache" / "test-media"
@@ -83,3 +84,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     driver process alive for the session, which TestClient and the child-process checks
     of the other tests must not meet."""
     items.sort(key=lambda item: item.nodeid.startswith("tests/browser/"))
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator["SeaweedFS"]:
+    """One real SeaweedFS for the session, on free ports; each test takes its own prefix."""
+    from tests.seaweed import SeaweedFS
+
+    weed = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"))
+    weed.start()
+    yield weed
+    weed.stop()
+
+
+def s3_environment(weed: "SeaweedFS") -> dict[str, str]:
+    """AMPS_* variables that put a library into a fresh prefix of the test bucket."""
+    import secrets
+
+    from tests.seaweed import ACCESS_KEY, BUCKET, SECRET_KEY
+
+    return {
+        "AMPS_STORAGE_URL": f"s3://{BUCKET}/t-{secrets.token_hex(6)}/lib",
+        "AMPS_S3_ENDPOINT_URL": weed.endpoint,
+        "AMPS_S3_ACCESS_KEY_ID": ACCESS_KEY,
+        "AMPS_S3_SECRET_ACCESS_KEY": SECRET_KEY,
+    }
+
+
+@pytest.fixture
+def s3_settings(tmp_path: Path, seaweedfs: "SeaweedFS") -> "Settings":
+    """The `settings` fixture's library, with its clips in SeaweedFS."""
+    from app.config import Settings
+
+    values = {k.removeprefix("AMPS_").lower(): v for k, v in s3_environment(seaweedfs).items()}
+    return Settings(
+        media_dir=tmp_path / "media",
+        max_upload_bytes=20 * 1024**2,
+        probe_timeout=20,
+        **values,  # type: ignore[arg-type]
+    )

@@ -108,9 +108,10 @@ def test_concurrent_first_requests_leave_one_good_poster(
     library = client.app.state.library  # type: ignore[attr-defined]
     media = library.catalog.get(video["id"])
     with ThreadPoolExecutor(max_workers=3) as pool:
-        paths = set(pool.map(lambda _: library.poster_path(media), range(3)))
-    assert len(paths) == 1
-    assert image_info(paths.pop().read_bytes(), tmp_path)["codec_name"] == "mjpeg"
+        keys = set(pool.map(lambda _: library.poster_key(media), range(3)))
+    assert len(keys) == 1
+    poster = library.storage.read_bytes(keys.pop())
+    assert image_info(poster, tmp_path)["codec_name"] == "mjpeg"
     names = sorted(p.name for p in stored_files(settings.media_dir))
     assert names == ["original.mp4", "poster.jpg"]
 

@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
-    documented = set(re.findall(r"`(AMPS_[A-Z_]+)`", readme))
+    documented = set(re.findall(r"`(AMPS_[A-Z0-9_]+)`", readme))
     assert {f"AMPS_{name.upper()}" for name in Settings.model_fields} <= documented
 
 

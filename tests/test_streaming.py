@@ -2,8 +2,9 @@
 
 The RFC 9110 cases run against every way amps can serve a stream (MODES): stream_file in a
 bare Starlette app, amps' route and its fast path in process, real `amps serve` processes on
-uvicorn and granian, and nginx with X-Accel-Redirect (docs/nginx.conf) in front of amps. No
-way of serving may be less correct than another.
+uvicorn and granian, nginx with X-Accel-Redirect (docs/nginx.conf) in front of amps, and
+amps' route proxying an object in S3 (a real SeaweedFS). No way of serving may be less
+correct than another.
 """
 
 import hashlib
@@ -13,9 +14,10 @@ import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import anyio
@@ -33,12 +35,17 @@ from starlette.types import Message, Scope
 
 from app.catalog import Catalog
 from app.config import Settings
-from app.library import Library
+from app.library import Library, open_storage
 from app.main import create_app as create_amps
+from app.models import Media
 from app.storage import LocalStorage
 from app.streaming import DEFAULT_CACHE_CONTROL, MAX_RANGES, preflight_response, stream_file
+from tests.conftest import s3_environment
 from tests.e2e.conftest import Server, free_port
 from tests.nginx import ACCEL_PREFIX, Nginx, have_nginx
+
+if TYPE_CHECKING:
+    from tests.seaweed import SeaweedFS
 
 
 def wav(size: int) -> bytes:
@@ -60,7 +67,7 @@ MTIME = 1_700_000_000  # the file's mtime is MTIME + 0.75: Last-Modified says MT
 LAST_MODIFIED = formatdate(MTIME, usegmt=True)
 LAST_MODIFIED_RFC850 = "Tuesday, 14-Nov-23 22:13:20 GMT"
 FUZZ = settings(max_examples=300, deadline=None)
-MODES = ["starlette", "route", "fastpath", "uvicorn", "granian", "nginx"]
+MODES = ["starlette", "route", "fastpath", "uvicorn", "granian", "nginx", "s3"]
 # Set by the HTTP server or proxy, not by amps: they may differ between two responses.
 HOP_HEADERS = {"date", "server", "connection", "keep-alive"}
 
@@ -127,6 +134,22 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return media_dir, media.id
 
 
+def s3_library(weed: "SeaweedFS", tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A library in S3 holding DATA, added through the upload path (temp key, probe, copy),
+    its record dated MTIME as the local file's mtime is."""
+    values = {k.removeprefix("AMPS_").lower(): v for k, v in s3_environment(weed).items()}
+    settings = Settings(media_dir=tmp_path_factory.mktemp("s3-library"), **values)  # type: ignore[arg-type]
+    catalog = Catalog(settings.catalog_url)
+    library = Library(settings, catalog, open_storage(settings))
+    library.start()
+    media = library.add_file(write_clip(settings.media_dir / "clip.wav"))
+    assert media.sha256 == ETAG and media.mime_type == MIME
+    with catalog._write() as session, session.begin():
+        session.get(Media, media.id).created_at = datetime.fromtimestamp(MTIME, UTC)  # type: ignore[union-attr]
+    catalog.dispose()
+    return settings
+
+
 def amps_server(media_dir: Path, *args: str, **settings: str) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMPS_")}
     env.update({f"AMPS_{name.upper()}": value for name, value in settings.items()})
@@ -153,6 +176,11 @@ def client(
         settings = Settings(media_dir=media_dir, stream_cache_seconds=cache)
         with TestClient(create_amps(settings)) as test_client:
             yield Target(test_client, stream)
+    elif mode == "s3":
+        settings = s3_library(request.getfixturevalue("seaweedfs"), tmp_path_factory)
+        with TestClient(create_amps(settings)) as test_client:
+            media_id = test_client.app.state.catalog.list(limit=1)[0][0].id  # type: ignore[attr-defined]
+            yield Target(test_client, f"/media/{media_id}/stream")
     elif mode in ("uvicorn", "granian"):
         server = amps_server(media_dir, "--server", mode)
         try:

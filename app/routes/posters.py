@@ -3,13 +3,13 @@
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
+from app.delivery import stored_response
 from app.deps import CatalogDep, LibraryDep
 from app.posters import PosterError, media_type
 from app.problems import Problem
 from app.routes.media import find_media
 from app.routes.stream import file_responses
 from app.storage import StorageError
-from app.streaming import stream_file
 
 router = APIRouter(tags=["streams"])
 POSTER = "/media/{media_id}/poster"
@@ -38,9 +38,12 @@ async def get_poster(
     request, then served from storage with an ETag."""
     media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
     try:
-        path = await anyio.to_thread.run_sync(library.poster_path, media)
+        key = await anyio.to_thread.run_sync(library.poster_key, media)
     except PosterError as exc:
         raise Problem(404, str(exc)) from exc
     except StorageError as exc:  # removed with its clip meanwhile, or storage trouble
         raise Problem(404, "The poster is not available any more.") from exc
-    return stream_file(request, path, media_type=media_type(path))
+    response = await stored_response(request, library.storage, key, media_type=media_type(key))
+    if response is None:
+        raise Problem(404, "The poster is not available any more.")
+    return response

@@ -1,18 +1,16 @@
 """The bytes of a clip and its tracks; the range rules live in app.streaming."""
 
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
-from app.catalog import Catalog
-from app.deps import CatalogDep, LibraryDep
-from app.library import Library
+from app.delivery import stored_response
+from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.models import Media
 from app.problems import Problem, documented
 from app.routes.media import find_media
-from app.streaming import preflight_response, stream_file
+from app.streaming import preflight_response
 
 router = APIRouter(tags=["streams"])
 TRACK_TYPE = "text/vtt; charset=utf-8"
@@ -26,12 +24,6 @@ def download_name(media: Media) -> str:
     """A friendly file name: the title with the extension the probe chose."""
     extension = media.storage_key.rpartition(".")[2]
     return f"{media.title}.{extension}"
-
-
-def media_and_file(catalog: Catalog, library: Library, media_id: str) -> tuple[Media, Path | None]:
-    """The record and its file in one trip to the thread pool."""
-    media = find_media(catalog, media_id)
-    return media, library.file_of(media)
 
 
 BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -76,19 +68,28 @@ TRACK = "/media/{media_id}/tracks/{track_file}"
     summary="The clip's bytes",
 )
 async def stream_media(
-    media_id: str, request: Request, catalog: CatalogDep, library: LibraryDep, download: int = 0
+    media_id: str,
+    request: Request,
+    catalog: CatalogDep,
+    library: LibraryDep,
+    settings: SettingsDep,
+    download: int = 0,
 ) -> Response:
-    """Byte ranges (RFC 9110), conditional requests, CORS. `?download=1` saves to disk."""
-    media, path = await anyio.to_thread.run_sync(media_and_file, catalog, library, media_id)
-    if path is None:
-        raise gone()
-    return stream_file(
+    """Byte ranges (RFC 9110), conditional requests, CORS. `?download=1` saves to disk.
+    With AMPS_S3_REDIRECT=1, a GET is answered with a 307 to a short-lived URL of the store."""
+    media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
+    response = await stored_response(
         request,
-        path,
+        library.storage,
+        media.storage_key,
         media_type=media.mime_type,
-        etag=media.sha256,
+        media=media,
         download_name=download_name(media) if download else None,
+        redirect=settings.s3_redirect,
     )
+    if response is None:
+        raise gone()
+    return response
 
 
 @router.options(STREAM, include_in_schema=False)
@@ -116,7 +117,11 @@ async def stream_track(
     media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
     track_id, _, extension = track_file.partition(".")
     track = next((t for t in media.tracks if t.id == track_id), None)
-    if track is None or extension != "vtt" or not library.storage.exists(track.storage_key):
+    if track is None or extension != "vtt":
         raise gone("track")
-    path = library.storage.local_path(track.storage_key)
-    return stream_file(request, path, media_type=TRACK_TYPE)
+    response = await stored_response(
+        request, library.storage, track.storage_key, media_type=TRACK_TYPE
+    )
+    if response is None:
+        raise gone("track")
+    return response
