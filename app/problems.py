@@ -11,6 +11,8 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
+from app.storage import StorageError
+
 PROBLEM_JSON = "application/problem+json"
 PAGES = ("/media/", "/embed/")
 log = logging.getLogger("amps")
@@ -142,6 +144,16 @@ def install(app: FastAPI, page_not_found: PageHandler | None = None) -> None:
             {"Retry-After": "60"},
         )
 
+    async def on_storage_down(request: Request, exc: Exception) -> Response:
+        # An object store that cannot be reached or refuses us: ours to fix, and it may pass.
+        log.error("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            503,
+            "The media storage is not available right now, so nothing was changed. "
+            "Try again in a minute.",
+            {"Retry-After": "60"},
+        )
+
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "Something went wrong on our side; it has been logged.")
@@ -151,4 +163,5 @@ def install(app: FastAPI, page_not_found: PageHandler | None = None) -> None:
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(OperationalError, on_catalog_down)
+    app.add_exception_handler(StorageError, on_storage_down)
     app.add_exception_handler(Exception, on_crash)

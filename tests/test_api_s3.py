@@ -221,3 +221,16 @@ def test_redirect_mode_answers_head_and_conditions_itself(
     assert past.status_code == 416
     # Posters and tracks stay proxied: small, and same-origin for the player.
     assert redirecting.get(record["urls"]["poster"], follow_redirects=False).status_code == 200
+
+
+def test_upload_while_the_store_is_down_is_503_not_500(
+    s3_settings: Settings, media_files: dict[str, Path]
+) -> None:
+    from tests.e2e.conftest import free_port
+
+    down = s3_settings.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{free_port()}"})
+    with TestClient(create_app(down), client=("127.0.0.1", 50000)) as client:
+        response = upload(client, media_files["audio.ogg"])
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "60"
