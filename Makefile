@@ -53,7 +53,7 @@ fuzz: install
 
 bench: install
 	@scripts/install-system-packages.sh bench
-	$(BIN)/python bench/stream_vs_nginx.py
+	$(BIN)/python bench/performance.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/payload_size.py
 

@@ -182,20 +182,29 @@ class Uploaded:
 class AmpsServer:
     """`python -m app.cli serve` on a free loopback port, in its own process group."""
 
-    def __init__(self, media_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        media_dir: Path,
+        log_path: Path,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.media_dir = media_dir
         self.log_path = log_path
+        self.args = args  # more `amps serve` flags, e.g. ("--server", "granian")
+        self.env = env or {}  # AMPS_* settings on top of this process's environment
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
         command = [PYTHON, "-m", "app.cli", "serve", "--port", str(self.port)]
-        command += ["--media-dir", str(self.media_dir), "--log-level", "warning"]
+        command += ["--media-dir", str(self.media_dir), "--log-level", "warning", *self.args]
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 command,
                 cwd=ROOT,
+                env={**os.environ, **self.env},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
