@@ -31,6 +31,7 @@ JUDGED_HERE = frozenset(
     [b"range", b"if-range", b"if-match", b"if-none-match", b"if-modified-since"]
     + [b"if-unmodified-since"]
 )
+_JUDGED_NAMES = frozenset(name.decode() for name in JUDGED_HERE)
 PATHSEND = "http.response.pathsend"
 
 
@@ -68,7 +69,7 @@ class StreamFastPath:
         if entry is None:
             return False
         try:
-            plan = plan_response(Headers(scope=scope), entry.validators, self.base_headers)
+            plan = plan_response(_Fields(scope), entry.validators, self.base_headers)
             if len(plan.ranges) > 1:
                 return False
             await self._respond(plan, entry, scope, receive, send)
@@ -111,6 +112,21 @@ class StreamFastPath:
     async def _start(send: Send, status: int, headers: dict[str, str]) -> None:
         raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw})
+
+
+class _Fields(Headers):
+    """The request's headers, with the fields plan_response asks for found in one pass."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        self._lists: dict[str, list[str]] = {}
+        for name, value in scope["headers"]:
+            if name in JUDGED_HERE:
+                self._lists.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+
+    def getlist(self, key: str) -> list[str]:
+        key = key.lower()
+        return self._lists.get(key, []) if key in _JUDGED_NAMES else super().getlist(key)
 
 
 def _judged_here(scope: Scope) -> bool:

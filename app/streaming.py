@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import formatdate, parsedate_to_datetime
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote
 
@@ -77,10 +78,11 @@ class Validators:
     size: int
 
     def headers(self) -> dict[str, str]:
-        return {
-            "etag": f'"{self.etag}"',
-            "last-modified": formatdate(self.last_modified, usegmt=True),
-        }
+        return {"etag": f'"{self.etag}"', "last-modified": self.last_modified_text}
+
+    @cached_property
+    def last_modified_text(self) -> str:
+        return formatdate(self.last_modified, usegmt=True)
 
 
 def stream_file(
