@@ -13,9 +13,11 @@ from app.catalog import Catalog
 from app.config import Settings
 from app.fastpath import StreamFastPath
 from app.headers import SecurityHeaders
+from app.i18n import LOCALES
 from app.library import Library, open_storage
 from app.limits import BodyLimit, RateLimiter
 from app.open_files import OpenFiles
+from app.page_cache import PageCache, StampReader, files_hash, quick_stamps, read_stamps
 from app.routes import (
     health,
     media,
@@ -28,7 +30,7 @@ from app.routes import (
     upload_page,
 )
 from app.storage import LocalStorage
-from app.templating import make_templates
+from app.templating import TEMPLATES, make_templates
 
 DESCRIPTION = """\
 amps probes audio and video clips, serves them as byte-range streams and renders an
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if open_files is not None:
             open_files.close()
+        app.state.stamps.close()
         catalog.dispose()
 
     # FastAPI's OpenTelemetry hook asks the global providers on every request (~14 us of a
@@ -75,6 +78,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.upload_limiter = RateLimiter(settings.uploads_per_minute)
     app.state.assets = Assets(settings.static_dir)
     app.state.templates = make_templates(app.state.assets)
+    page_version = files_hash(TEMPLATES, LOCALES) + app.state.assets.version
+    app.state.page_cache = PageCache(f"{page_version} {settings.embed_origins}")
+    # Read on the loop only where that never waits: a SQLite file and files on local disk.
+    quick = None
+    if catalog.reads_quickly and isinstance(storage, LocalStorage):
+        quick = quick_stamps(catalog.quick_stamp, storage)
+    app.state.stamps = StampReader(read_stamps(catalog.stamps, storage.exists), quick)
     problems.install(app, pages.page_not_found)
     for module in (media, tracks, stream, posters, health, pages, upload_page, static, oembed):
         app.include_router(module.router)

@@ -8,10 +8,26 @@ from app.durations import format_duration
 from app.models import Media
 from app.schemas import MediaPublic, MediaUrls, TrackPublic
 
+# Building request.base_url costs more than a cached page view: remembered per the parts of
+# the request it is made from (bounded: Host is whatever the client sends).
+_BASES: dict[tuple[object, ...], str] = {}
+MAX_BASES = 256
+
 
 def base_url(request: Request, public_url: str | None) -> str:
     """Where this service is reached, without a trailing slash."""
-    return (public_url or str(request.base_url)).rstrip("/")
+    if public_url:
+        return public_url.rstrip("/")
+    scope = request.scope
+    root = scope.get("app_root_path", scope.get("root_path", ""))
+    server = scope.get("server")
+    key = (scope.get("scheme"), request.headers.get("host"), server and tuple(server), root)
+    base = _BASES.get(key)
+    if base is None:
+        if len(_BASES) >= MAX_BASES:
+            _BASES.clear()
+        base = _BASES[key] = str(request.base_url).rstrip("/")
+    return base
 
 
 def media_urls(base: str, media_id: str) -> MediaUrls:

@@ -6,19 +6,26 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
+from starlette.templating import Jinja2Templates
 
+from app.catalog import Stamp
+from app.config import Settings
 from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.embedding import DEFAULT_WIDTH, frame_size, iframe
 from app.i18n import Catalogue, choose
 from app.library import Library, search_words
 from app.models import Media
+from app.page_cache import PageCache, PageStamp, etag_listed
 from app.player_view import PlayerView, build_view
+from app.problems import Problem
 from app.routes.media import VALID_ID
 from app.urls import base_url, public_record
 
 router = APIRouter(include_in_schema=False)
+# Browsers check back on every view (and get 304 while the page is unchanged); the language
+# comes from Accept-Language when the URL has no lang=.
+PAGE_HEADERS = {"Cache-Control": "no-cache", "Vary": "Accept-Language"}
 Lang = Annotated[str | None, Query(max_length=35)]
-Start = Annotated[str | None, Query(max_length=20)]
 
 
 def catalogue_for(request: Request, lang: str | None) -> Catalogue:
@@ -45,17 +52,55 @@ def embed_context(view: PlayerView) -> dict[str, object]:
     return {"iframe_code": code, "snippet_code": snippet, "frame": (width, height)}
 
 
+def page_context(
+    name: str, view: PlayerView, t: Catalogue, settings: Settings
+) -> dict[str, object]:
+    if name == "embed.html":
+        return {"view": view, "t": t, "transcript_open": False,
+                "embed_origins": settings.embed_origins}  # fmt: skip
+    transcript = next((tr for tr in view.tracks if tr.srclang == view.transcript_lang), None)
+    return {
+        "view": view, "t": t, "transcript_open": True, **embed_context(view),
+        "transcript_track_url": transcript.url if transcript else "",
+    }  # fmt: skip
+
+
 async def player_page(
-    request: Request, media_id: str, catalog: CatalogDep, library: LibraryDep, base: str,
-    t: Catalogue, **options: object,
-) -> tuple[PlayerView, int]:  # fmt: skip
-    media: Media | None = None
+    request: Request, name: str, media_id: str, lang: str | None, **options: str | bool | None
+) -> Response:
+    """A watch or embed page; a repeat view gets 304, or the HTML rendered for this version."""
+    state = request.app.state
+    settings: Settings = state.settings
+    cache: PageCache = state.page_cache
+    t = catalogue_for(request, lang)
+    base = base_url(request, settings.public_url)
+    shown = (t.code, base, sorted(options.items()))
+    stamp: PageStamp | None = None
     if VALID_ID.match(media_id):
-        media = await anyio.to_thread.run_sync(catalog.get, media_id)
-    view = await anyio.to_thread.run_sync(
-        lambda: build_view(media, t, library.storage, base, **options)  # type: ignore[arg-type]
-    )
-    return view, 404 if view.state == "missing" else 200
+        stamp = await state.stamps.current(media_id)
+    if stamp is not None and (stamp.has_file or stamp.stamp.status != "ready"):
+        etag = cache.etag(name, stamp, *shown)
+        headers = {"ETag": etag, **PAGE_HEADERS}
+        if etag_listed(", ".join(request.headers.getlist("if-none-match")), etag):
+            return Response(status_code=304, headers=headers)
+        cached = cache.get(etag)
+        if cached is not None:
+            return HTMLResponse(cached, headers=headers)
+    library: Library = state.library
+    templates: Jinja2Templates = state.templates
+
+    def build() -> tuple[PlayerView, bytes]:
+        media = state.catalog.get(media_id) if stamp is not None else None
+        view = build_view(media, t, library.storage, base, **options)  # type: ignore[arg-type]
+        context = page_context(name, view, t, settings)
+        return view, templates.get_template(name).render(context).encode()
+
+    view, body = await anyio.to_thread.run_sync(build)
+    if view.state == "missing" or view.media is None:
+        return HTMLResponse(body, 404, headers={"Vary": "Accept-Language"})
+    etag = cache.etag(name, PageStamp(Stamp.of(view.media), view.has_file), *shown)
+    cache.put(etag, body)
+    return HTMLResponse(body, headers={"ETag": etag, **PAGE_HEADERS})
 
 
 async def page_not_found(request: Request) -> Response:
@@ -64,46 +109,43 @@ async def page_not_found(request: Request) -> Response:
     view = build_view(None, t, request.app.state.library.storage, "")
     embed = request.url.path.startswith("/embed/")
     name = "embed.html" if embed else "watch.html"
-    return render(
-        request, name, 404, view=view, t=t, transcript_open=not embed,
-        embed_origins=request.app.state.settings.embed_origins, **embed_context(view),
-    )  # fmt: skip
+    return render(request, name, 404, **page_context(name, view, t, request.app.state.settings))
+
+
+# Read by hand rather than declared: FastAPI's parameter solving cost more than the rest of
+# a repeat view. The longest value each may have; past it, 422.
+PAGE_QUERY = {"lang": 35, "captions": 35, "autoplay": 35, "start": 20, "t": 20}
+
+
+def page_query(request: Request) -> dict[str, str | None]:
+    query = request.query_params
+    values: dict[str, str | None] = {}
+    for name, longest in PAGE_QUERY.items():
+        value = values[name] = query.get(name)
+        if value is not None and len(value) > longest:
+            raise Problem(
+                422, f"The {name} parameter is longer than {longest} characters.", field=name
+            )
+    return values
 
 
 @router.get("/media/{media_id}", response_class=HTMLResponse)
-async def watch_page(
-    media_id: str, request: Request, catalog: CatalogDep, library: LibraryDep,
-    settings: SettingsDep, lang: Lang = None, t_: Annotated[Start, Query(alias="t")] = None,
-    start: Start = None, captions: Lang = None,
-) -> Response:  # fmt: skip
-    t = catalogue_for(request, lang)
-    base = base_url(request, settings.public_url)
-    view, status = await player_page(
-        request, media_id, catalog, library, base, t, start=t_ or start, captions=captions
-    )
-    transcript = next((tr for tr in view.tracks if tr.srclang == view.transcript_lang), None)
-    return render(
-        request, "watch.html", status, view=view, t=t, transcript_open=True,
-        **embed_context(view),
-        transcript_track_url=transcript.url if transcript else "",
+async def watch_page(media_id: str, request: Request) -> Response:
+    """Query: `t=` or `start=` (seconds or 1:05), `captions=LANG`, `lang=`."""
+    query = page_query(request)
+    return await player_page(
+        request, "watch.html", media_id, query["lang"],
+        start=query["t"] or query["start"], captions=query["captions"],
     )  # fmt: skip
 
 
 @router.get("/embed/{media_id}", response_class=HTMLResponse)
-async def embed_page(
-    media_id: str, request: Request, catalog: CatalogDep, library: LibraryDep,
-    settings: SettingsDep, lang: Lang = None, start: Start = None,
-    t_: Annotated[Start, Query(alias="t")] = None, autoplay: Lang = None, captions: Lang = None,
-) -> Response:  # fmt: skip
-    t = catalogue_for(request, lang)
-    base = base_url(request, settings.public_url)
-    view, status = await player_page(
-        request, media_id, catalog, library, base, t, start=start or t_,
-        autoplay=autoplay == "1", captions=captions,
-    )  # fmt: skip
-    return render(
-        request, "embed.html", status, view=view, t=t, transcript_open=False,
-        embed_origins=settings.embed_origins,
+async def embed_page(media_id: str, request: Request) -> Response:
+    """Query: `start=` or `t=`, `autoplay=1` (muted), `captions=LANG`, `lang=`."""
+    query = page_query(request)
+    return await player_page(
+        request, "embed.html", media_id, query["lang"], start=query["start"] or query["t"],
+        autoplay=query["autoplay"] == "1", captions=query["captions"],
     )  # fmt: skip
 
 
