@@ -99,14 +99,12 @@ def import_dir(args: argparse.Namespace) -> int:
     library = _library(args)
     files = sorted(p for p in Path(args.directory).rglob("*") if p.is_file())
     added = refused = 0
-    for path in files:
-        try:
-            media = library.add_file(path)
-        except Problem as exc:
-            print(f"skipped {path}: {exc.detail}", file=sys.stderr)
+    for path, outcome in library.import_files(files):
+        if isinstance(outcome, Problem):
+            print(f"skipped {path}: {outcome.detail}", file=sys.stderr)
             refused += 1
             continue
-        print(f"added {path} as {media.id} ({media.kind}, {media.duration:.1f} s)")
+        print(f"added {path} as {outcome.id} ({outcome.kind}, {outcome.duration:.1f} s)")
         added += 1
     print(f"{added} added, {refused} skipped")
     return 0 if files else 1

@@ -3,7 +3,11 @@
 import logging
 import re
 import secrets
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePath
+from typing import TypeVar
 
 import anyio.to_thread
 
@@ -13,6 +17,7 @@ from app.models import Media, Track
 from app.posters import PosterError, poster_name, stored_poster
 from app.probe import ProbeError, ProbeResult, probe_file, probe_url
 from app.problems import Problem
+from app.quick_probe import quick_probe
 from app.storage import (
     LocalStorage,
     MissingKey,
@@ -26,6 +31,10 @@ from app.storage import (
 from app.uploads import ReceivedUpload
 
 log = logging.getLogger("amps")
+T = TypeVar("T")
+R = TypeVar("R")
+IMPORT_WORKERS = 8  # files copied, probed and stored at once (ffprobe runs are processes)
+IMPORT_BATCH = 200  # records per catalog transaction
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 MAX_TITLE = 300
 MAX_DESCRIPTION = 20_000
@@ -155,7 +164,49 @@ class Library:
         )
 
     def add_file(self, path: Path, **fields: str) -> Media:
-        """Copy an existing file into the library (amps import, amps demo)."""
+        """Copy an existing file into the library (amps demo)."""
+        media = self._store(self._copy(path), path.name, fields, quick=False)
+        try:
+            return self.catalog.add(media)
+        except BaseException:
+            self.storage.delete(media.storage_key)
+            raise
+
+    def import_files(
+        self, paths: Iterable[Path], workers: int = IMPORT_WORKERS
+    ) -> Iterator[tuple[Path, Media | Problem]]:
+        """Add many files (amps import): each copied, probed and stored by a pool of threads
+        (mutagen alone where quick_probe is sure, else ffprobe: processes in parallel), the
+        records written in batches. Yields each file with its record or why it was refused."""
+        stored: list[tuple[Path, Media]] = []
+        with ThreadPoolExecutor(workers, thread_name_prefix="amps-import") as pool:
+            for path, outcome in _in_order(pool, self._import_one, paths, 4 * workers):
+                if isinstance(outcome, Problem):
+                    yield path, outcome
+                    continue
+                stored.append((path, outcome))
+                if len(stored) >= IMPORT_BATCH:
+                    yield from self._record_all(stored)
+                    stored = []
+            yield from self._record_all(stored)
+
+    def _import_one(self, path: Path) -> Media | Problem:
+        try:
+            return self._store(self._copy(path), path.name, {}, quick=True)
+        except Problem as exc:
+            return exc
+        except OSError as exc:  # unreadable source: that file is skipped, not the import
+            return Problem(422, f"The file cannot be read: {exc.strerror or exc}.", field="file")
+
+    def _record_all(self, stored: list[tuple[Path, Media]]) -> Iterator[tuple[Path, Media]]:
+        try:
+            self.catalog.add_all([media for _, media in stored])
+        except BaseException:
+            self._remove([media.storage_key for _, media in stored])
+            raise
+        yield from stored
+
+    def _copy(self, path: Path) -> Pending:
         pending = self.storage.begin()
         try:
             with path.open("rb") as source:
@@ -164,13 +215,24 @@ class Library:
         except BaseException:
             self.storage.discard(pending)
             raise
-        return self._add(pending, path.name, fields)
+        return pending
 
     def _add(self, pending: Pending, filename: str | None, fields: dict[str, str]) -> Media:
+        media = self._store(pending, filename, fields, quick=False)
+        try:
+            return self.catalog.add(media)
+        except BaseException:
+            self.storage.delete(media.storage_key)
+            raise
+
+    def _store(
+        self, pending: Pending, filename: str | None, fields: dict[str, str], *, quick: bool
+    ) -> Media:
+        """Probe the pending file and store it under its clip's key; the record is the caller's."""
         try:
             checked = check_fields(fields)
             pending.flush()
-            result = self._probe(pending)
+            result = self._probe(pending, quick)
         except ProbeError as exc:
             self.storage.discard(pending)
             raise Problem(exc.status, str(exc), field="file") from exc
@@ -186,19 +248,16 @@ class Library:
         except BaseException:
             self.storage.discard(pending)
             raise
-        try:
-            return self.catalog.add(media)
-        except BaseException:
-            self.storage.delete(media.storage_key)
-            raise
+        return media
 
-    def _probe(self, pending: Pending) -> ProbeResult:
-        """What the upload is, read where it was stored: a temp file or a temp object."""
+    def _probe(self, pending: Pending, quick: bool = False) -> ProbeResult:
+        """What the file is, read where it was stored: a temp file or a temp object. `quick`
+        (imports only) lets mutagen decide alone where app.quick_probe is sure."""
         timeout = self.settings.probe_timeout
         with self.storage.opened(pending) as stored:
             if isinstance(stored, RemoteFile):
                 return probe_url(stored.url, stored.file, stored.size, timeout)
-            return probe_file(stored, timeout)
+            return (quick and quick_probe(stored)) or probe_file(stored, timeout)
 
     @staticmethod
     def _record(
@@ -287,3 +346,18 @@ class Library:
             return self.storage.source(media.storage_key)
         except MissingKey:
             return None
+
+
+def _in_order(
+    pool: ThreadPoolExecutor, work: Callable[[T], R], items: Iterable[T], ahead: int
+) -> Iterator[tuple[T, R]]:
+    """pool.map that keeps at most `ahead` items in flight (a huge folder is never all queued)."""
+    window: deque[tuple[T, Future[R]]] = deque()
+    for item in items:
+        window.append((item, pool.submit(work, item)))
+        if len(window) >= ahead:
+            first, future = window.popleft()
+            yield first, future.result()
+    while window:
+        first, future = window.popleft()
+        yield first, future.result()

@@ -174,7 +174,7 @@ class _Streams:
 def probe_file(path: Path, timeout: float = 30.0, *, verify: bool = True) -> ProbeResult:
     """Identify and time a file; blocking (ffprobe runs), so call it from a thread."""
     deadline = time.monotonic() + timeout
-    with _open_regular(path) as file:
+    with open_regular(path) as file:
         return _probe(_Source(file, os.fstat(file.fileno()).st_size, deadline), verify)
 
 
@@ -217,7 +217,7 @@ def _probe(source: _Source, verify: bool) -> ProbeResult:
 
 
 @contextlib.contextmanager
-def _open_regular(path: Path) -> Iterator[BinaryIO]:
+def open_regular(path: Path) -> Iterator[BinaryIO]:
     # O_NONBLOCK: opening a FIFO nobody writes to would block forever. Checking the open
     # descriptor (not the path) leaves no gap for the path to be swapped afterwards.
     with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
@@ -380,20 +380,25 @@ def _verify_end(source: _Source, container: str, duration: float, streams: _Stre
 
 
 def _check_ogg_end(source: _Source) -> None:
-    # Ogg states no total length, so a cut file just looks shorter; its last page lacks EOS.
-    source.file.seek(max(0, source.size - 65536))  # an Ogg page is at most 65,307 bytes
-    tail = source.file.read()
-    start = tail.rfind(b"OggS")
-    header = tail[start : start + 27]
-    complete = False
-    if start >= 0 and len(header) == 27:
-        lacing = tail[start + 27 : start + 27 + header[26]]
-        complete = start + 27 + header[26] + sum(lacing) == len(tail) and bool(header[5] & 4)
-    if not complete:
+    if not ogg_ends_whole(source.file, source.size):
         raise BrokenMedia(
             "This Ogg file ends without its final page: it may have been cut short. "
             "Upload the complete file."
         )
+
+
+def ogg_ends_whole(file: BinaryIO, size: int, serial: int | None = None) -> bool:
+    """Whether an Ogg file ends with a whole page flagged end-of-stream (of `serial`, if
+    given): Ogg states no total length, so a cut file just looks shorter."""
+    file.seek(max(0, size - 65536))  # an Ogg page is at most 65,307 bytes
+    tail = file.read()
+    start = tail.rfind(b"OggS")
+    header = tail[start : start + 27]
+    if start < 0 or len(header) < 27:
+        return False
+    lacing = tail[start + 27 : start + 27 + header[26]]
+    whole = start + 27 + header[26] + sum(lacing) == len(tail) and bool(header[5] & 4)
+    return whole and (serial is None or int.from_bytes(header[14:18], "little") == serial)
 
 
 def _decoded_seconds(progress: str) -> float:
@@ -408,12 +413,12 @@ def _tags(fmt: dict[str, Any], audio: dict[str, Any] | None) -> dict[str, str]:
     for source in (fmt.get("tags", {}), (audio or {}).get("tags", {})):
         for key, value in source.items():
             name, text = key.lower(), str(value).strip()
-            if name in TAG_KEYS and name not in found and _is_short_text(text):
+            if name in TAG_KEYS and name not in found and is_short_text(text):
                 found[name] = text
     return found
 
 
-def _is_short_text(text: str) -> bool:
+def is_short_text(text: str) -> bool:
     return 0 < len(text) <= MAX_TAG_LENGTH and all(c.isprintable() or c in "\n\r\t" for c in text)
 
 

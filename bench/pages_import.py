@@ -220,13 +220,18 @@ def import_files(count: int) -> Path:
         name = source.name.replace("source-", f"clip-{index:04d}-", 1)
         target = partial / name
         shutil.copyfile(source, target)
-        tagged = mutagen.File(target, easy=True)
-        if tagged is not None:  # WAV takes no easy tags: its bytes differ by source only
-            tagged["title"] = f"{random.Random(index).choice(WORDS).title()} clip {index}"
-            tagged.save()
-        else:
-            with target.open("ab") as handle:  # RIFF readers skip an odd trailing chunk
+        if target.suffix == ".wav":  # no easy tags: a chunk RIFF readers skip, counted in RIFF
+            with target.open("r+b") as handle:
+                handle.seek(0, 2)
                 handle.write(b"junk" + (4).to_bytes(4, "little") + index.to_bytes(4, "little"))
+                handle.seek(4)
+                handle.write((target.stat().st_size - 8).to_bytes(4, "little"))
+            continue
+        tagged = mutagen.File(target, easy=True)
+        if tagged.tags is None:
+            tagged.add_tags()
+        tagged["title"] = f"{random.Random(index).choice(WORDS).title()} clip {index}"
+        tagged.save()
     partial.rename(directory)
     return directory
 
