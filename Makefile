@@ -57,6 +57,7 @@ bench: install
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/payload_size.py
 	$(BIN)/python bench/pages_import.py
+	$(BIN)/python bench/s3.py
 
 clean:
 	rm -rf $(VENV) node_modules .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis

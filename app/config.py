@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         description="The object store's URL (e.g. http://127.0.0.1:8333 for SeaweedFS); "
         "default AWS, or AWS_ENDPOINT_URL.",
     )
+    s3_public_endpoint_url: str | None = Field(
+        None,
+        description="The store's URL as browsers reach it, for redirect mode's presigned URLs "
+        "when it differs from AMPS_S3_ENDPOINT_URL (an internal name); default that one.",
+    )
     s3_region: str | None = Field(
         None, description="The bucket's region; default AWS_REGION, else us-east-1."
     )

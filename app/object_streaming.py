@@ -111,7 +111,7 @@ class ObjectResponse(Response):
 
     def _redirect(self, headers: dict[str, str]) -> Response:
         url = self.storage.presign(
-            self.key, media_type=self.content_type, disposition=self.disposition
+            self.key, media_type=self.content_type, disposition=self.disposition, public=True
         )
         # Browsers may reuse the redirect for a while; shared caches must not keep it past
         # the URL's life.

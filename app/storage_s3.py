@@ -134,6 +134,7 @@ class S3Storage:
         self.url_expiry = settings.s3_url_expiry
         self.store = S3Store(self.bucket, prefix=self.prefix or None, **_obstore_config(settings))
         self._admin: Any = None
+        self._public_signer: Any = None
 
     # Keys: ours are "<id>/<name>" and ".tmp/<temp>"; the store's add the prefix.
     def _full(self, relative: str) -> str:
@@ -250,14 +251,23 @@ class S3Storage:
         expires: float | None = None,
         media_type: str | None = None,
         disposition: str | None = None,
+        public: bool = False,
     ) -> str:
-        """A GET URL for the object that anyone holding it may use until it expires."""
+        """A GET URL for the object that anyone holding it may use until it expires;
+        `public`: on the store's public endpoint (redirects), else on the one we use (ffmpeg)."""
+        signer = self.admin
+        if public and self.settings.s3_public_endpoint_url:
+            if self._public_signer is None:
+                self._public_signer = _botocore_client(
+                    self.settings, self.settings.s3_public_endpoint_url
+                )
+            signer = self._public_signer
         params = {"Bucket": self.bucket, "Key": self._full(key)}
         if media_type:
             params["ResponseContentType"] = media_type
         if disposition:
             params["ResponseContentDisposition"] = disposition
-        url: str = self.admin.generate_presigned_url(
+        url: str = signer.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=int(expires or self.url_expiry)
         )
         return url
@@ -401,11 +411,11 @@ def _region(settings: Settings) -> str:
     )
 
 
-def _botocore_client(settings: Settings) -> Any:
+def _botocore_client(settings: Settings, endpoint: str | None = None) -> Any:
     import botocore.session
     from botocore.config import Config
 
-    endpoint = settings.s3_endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = endpoint or settings.s3_endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
     secret = settings.s3_secret_access_key
     config = Config(
         signature_version="s3v4",  # the default for presigning refuses response-* params

@@ -16,6 +16,7 @@ from app.probe import probe_file
 from app.storage_s3 import S3Storage
 from tests.conftest import stored_files
 from tests.media import LENGTH, truncate
+from tests.seaweed import SeaweedFS
 from tests.test_api import EXPECTED, upload
 from tests.test_storage_s3 import objects, uploads
 
@@ -234,3 +235,17 @@ def test_upload_while_the_store_is_down_is_503_not_500(
     assert response.status_code == 503, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "60"
+
+
+def test_redirects_point_at_the_public_endpoint_when_one_is_set(
+    s3_settings: Settings, media_files: dict[str, Path], seaweedfs: SeaweedFS
+) -> None:
+    public = seaweedfs.endpoint.replace("127.0.0.1", "localhost")  # same store, another name
+    settings = s3_settings.model_copy(
+        update={"s3_redirect": True, "s3_public_endpoint_url": public}
+    )
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
+        record = upload(client, media_files["audio.ogg"]).json()  # probed on the inner one
+        location = client.get(record["urls"]["stream"], follow_redirects=False).headers["location"]
+    assert location.startswith(public + "/")
+    assert httpx.get(location).content == media_files["audio.ogg"].read_bytes()

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.catalog import Catalog
 from app.config import Settings
@@ -13,11 +14,14 @@ from app.probe import probe_file
 from app.storage import LocalStorage
 from tests.media import LENGTH
 
+if TYPE_CHECKING:
+    from tests.seaweed import SeaweedFS
+
 AMPS = [sys.executable, "-m", "app.cli"]
 
 
-def amps(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AMPS_")}
+def amps(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMPS_")} | settings
     return subprocess.run([*AMPS, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -64,3 +68,34 @@ def test_demo_makes_a_captioned_clip_once(tmp_path: Path) -> None:
     assert (track.kind, track.srclang) == ("captions", "en")
     vtt = LocalStorage(library).local_path(track.storage_key).read_text()
     assert vtt.startswith("WEBVTT") and "-->" in vtt
+
+
+def test_import_and_demo_go_to_the_object_store_when_one_is_set(
+    media_files: dict[str, Path], tmp_path: Path, seaweedfs: "SeaweedFS"
+) -> None:
+    from app.storage_s3 import S3Storage
+    from tests.conftest import s3_environment
+
+    env = s3_environment(seaweedfs)
+    source = tmp_path / "incoming"
+    source.mkdir()
+    shutil.copy(media_files["audio.opus"], source / "a.opus")
+    library = tmp_path / "library"
+    imported = amps("import", str(source), "--media-dir", str(library), **env)
+    assert imported.returncode == 0, imported.stderr
+    demo = amps("demo", "--media-dir", str(library), **env)
+    assert demo.returncode == 0, demo.stderr
+    settings = Settings(media_dir=library, **{k[5:].lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+    items, total = Catalog(settings.catalog_url).list()
+    storage = S3Storage(settings)
+    assert total == 2 and all(storage.exists(m.storage_key) for m in items)
+    [track] = next(m for m in items if m.tracks).tracks
+    assert storage.read_bytes(track.storage_key).startswith(b"WEBVTT")
+    assert (
+        sorted(
+            p.name
+            for p in library.iterdir()
+            if p.is_file() and p.suffix != ".sqlite3" and not p.name.startswith("amps.sqlite3")
+        )
+        == []
+    )
