@@ -16,6 +16,7 @@ import re
 from urllib.parse import quote
 
 import anyio
+import anyio.lowlevel
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -150,6 +151,9 @@ async def _send_body(entry: OpenFile, start: int, end: int, receive: Receive, se
                 await send({"type": "http.response.body", "body": chunk, "more_body": offset < end})
             except OSError:
                 break  # the client went away (ASGI 2.4 servers raise on send)
+            # Granian's send returns at once, without yielding, once the client is gone:
+            # let the watcher run, or a hung-up download would be read to its end.
+            await anyio.lowlevel.checkpoint()
         tasks.cancel_scope.cancel()
 
 

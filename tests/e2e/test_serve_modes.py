@@ -1,6 +1,7 @@
 """`amps serve --server/--workers` for real, and a cold read that must not hold up the loop."""
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -176,3 +177,43 @@ def test_cold_range_does_not_hold_up_other_requests(tmp_path: Path, server_name:
         server.stop()
     assert results["cold"] > 2.0, "the throttle did not slow the cold read: no test"
     assert max(results[f"warm{i}"] for i in range(5)) < 0.5, results
+
+
+def read_chars(pid: int) -> int:
+    """Bytes the process tree has read through read/pread calls so far (/proc/PID/io)."""
+    total = 0
+    for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        total += process.io_counters().read_chars
+    return total
+
+
+@pytest.mark.parametrize("server_name", ["uvicorn", "granian"])
+def test_client_hanging_up_mid_body_stops_the_reads(tmp_path: Path, server_name: str) -> None:
+    settings = Settings(media_dir=tmp_path / "media")
+    catalog = Catalog(settings.catalog_url)
+    library = Library(settings, catalog, LocalStorage(settings.media_dir))
+    library.start()
+    size = 64 << 20
+    (tmp_path / "big.wav").write_bytes(wav(size))
+    clip = library.add_file(tmp_path / "big.wav")
+    catalog.dispose()
+    server = Server(settings.media_dir, free_port(), clean_env(), ("--server", server_name))
+    server.start()
+    try:
+        assert server.process is not None
+        request = (
+            f"GET /media/{clip.id}/stream HTTP/1.1\r\nHost: x\r\nRange: bytes=1-\r\n\r\n"
+        ).encode()
+        before = read_chars(server.process.pid)
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            sock.sendall(request)
+            received = 0
+            while received < 1 << 20:
+                received += len(sock.recv(65536))
+        time.sleep(1.5)  # time enough to read the rest, were the server still at it
+        read = read_chars(server.process.pid) - before
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+    finally:
+        server.stop()
+    assert read < size // 4, f"the server read {read:,} bytes for a client that left"
