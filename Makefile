@@ -8,6 +8,8 @@ NODE_STAMP := node_modules/.package-lock.json
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MEDIA_DIR ?= media
+# granian: faster than uvicorn on byte ranges in `make bench` (see README, Serving).
+SERVER ?= granian
 
 .PHONY: install system-packages run test lint fuzz bench clean
 
@@ -32,7 +34,7 @@ $(NODE_STAMP): package-lock.json | system-packages
 
 run: install
 	$(BIN)/amps demo --if-empty --media-dir $(MEDIA_DIR)
-	$(BIN)/amps serve --host $(HOST) --port $(PORT) --media-dir $(MEDIA_DIR)
+	$(BIN)/amps serve --host $(HOST) --port $(PORT) --media-dir $(MEDIA_DIR) --server $(SERVER)
 
 lint: install
 	$(BIN)/ruff check app tests bench

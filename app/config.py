@@ -105,9 +105,9 @@ class Settings(BaseSettings):
         description="The player's static files (JS, CSS, icons).",
     )
     server: Literal["uvicorn", "granian"] = Field(
-        "uvicorn",
-        description="HTTP server `amps serve` runs: granian sends whole files without copying "
-        "them through Python (ASGI pathsend); uvicorn is the classic choice.",
+        "granian",
+        description="HTTP server `amps serve` runs: granian (the default: faster on ranges, "
+        "sends whole files itself via ASGI pathsend) or uvicorn.",
     )
     workers: int = Field(1, ge=1, le=64, description="Processes `amps serve` runs.")
     accel_redirect: str | None = Field(

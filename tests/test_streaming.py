@@ -48,14 +48,17 @@ if TYPE_CHECKING:
     from tests.seaweed import SeaweedFS
 
 
-def wav(size: int) -> bytes:
-    """`size` bytes of 8-bit mono PCM WAV, the same every run: probed as audio, any length."""
-    rate, data_size = 8000, size - 44
+def wav_header(size: int) -> bytes:
+    """The 44-byte header of a `size`-byte 8-bit mono PCM WAV file (probed as audio)."""
+    rate = 8000
     header = b"RIFF" + struct.pack("<I", size - 8) + b"WAVEfmt "
     header += struct.pack("<IHHIIHH", 16, 1, 1, rate, rate, 1, 8)
-    return (
-        header + b"data" + struct.pack("<I", data_size) + random.Random(9110).randbytes(data_size)
-    )
+    return header + b"data" + struct.pack("<I", size - 44)
+
+
+def wav(size: int) -> bytes:
+    """`size` bytes of WAV, the same every run: any length, random samples."""
+    return wav_header(size) + random.Random(9110).randbytes(size - 44)
 
 
 DATA = wav(300_007)

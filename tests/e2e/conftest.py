@@ -1,5 +1,6 @@
 """A real `amps serve` process on a free loopback port, with its own library folder."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2 as httpx
+import psutil
 import pytest
 
 
@@ -48,10 +50,16 @@ class Server:
         raise AssertionError("amps serve did not become healthy in 20 s")
 
     def kill(self) -> None:
-        """Kill -9: no clean shutdown, as a crash or an OOM kill would."""
+        """Kill -9 of every process of the server (granian runs workers under a main
+        process): no clean shutdown, as a crash or a container being killed would."""
         assert self.process is not None
+        workers = psutil.Process(self.process.pid).children(recursive=True)
         self.process.send_signal(signal.SIGKILL)
+        for worker in workers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
         self.process.wait(10)
+        psutil.wait_procs(workers, timeout=10)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

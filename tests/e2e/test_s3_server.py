@@ -1,6 +1,7 @@
 """A real `amps serve` process over a real SeaweedFS: big uploads stream through in bounded
 memory, and a client hanging up or a crash leaves no object and no multipart upload."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -82,17 +83,25 @@ def multipart_body(path: Path, boundary: str = "amps-big") -> tuple[Iterator[byt
 
 
 class PeakRss:
-    """Samples a process's resident memory every 20 ms while in the `with` block."""
+    """Samples the resident memory of a process and its children (granian's workers) every
+    20 ms while in the `with` block."""
 
     def __init__(self, pid: int) -> None:
         self.process = psutil.Process(pid)
-        self.start = self.peak = self.process.memory_info().rss
+        self.start = self.peak = self.rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample)
 
+    def rss(self) -> int:
+        total = 0
+        for process in [self.process, *self.process.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += process.memory_info().rss
+        return total
+
     def _sample(self) -> None:
         while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.peak = max(self.peak, self.rss())
 
     def __enter__(self) -> "PeakRss":
         self._thread.start()

@@ -19,7 +19,7 @@ from app.config import Settings
 from app.library import Library
 from app.storage import LocalStorage
 from tests.e2e.conftest import Server, free_port
-from tests.test_streaming import wav
+from tests.test_streaming import wav, wav_header
 
 AMPS = [sys.executable, "-m", "app.cli"]
 BLKIO = Path("/sys/fs/cgroup/blkio")  # cgroup v1
@@ -83,9 +83,14 @@ def serving_processes(pid: int) -> list[psutil.Process]:
     return found
 
 
-@pytest.mark.parametrize("server_name", ["uvicorn", "granian"])
-def test_server_setting_comes_from_the_environment(tmp_path: Path, server_name: str) -> None:
-    server = Server(tmp_path / "media", free_port(), clean_env(server=server_name))
+@pytest.mark.parametrize(
+    ("setting", "server_name"), [("uvicorn", "uvicorn"), ("granian", "granian"), (None, "granian")]
+)
+def test_server_setting_comes_from_the_environment(
+    tmp_path: Path, setting: str | None, server_name: str
+) -> None:
+    env = clean_env(server=setting) if setting else clean_env()
+    server = Server(tmp_path / "media", free_port(), env)
     server.start()
     try:
         assert httpx.get(f"{server.url}/healthz").headers["server"] == server_name
@@ -193,8 +198,10 @@ def test_client_hanging_up_mid_body_stops_the_reads(tmp_path: Path, server_name:
     catalog = Catalog(settings.catalog_url)
     library = Library(settings, catalog, LocalStorage(settings.media_dir))
     library.start()
-    size = 64 << 20
-    (tmp_path / "big.wav").write_bytes(wav(size))
+    size = 128 << 20  # far more than is read while the server notices the hang-up
+    with (tmp_path / "big.wav").open("wb") as file:  # sparse: silence after the header
+        file.write(wav_header(size))
+        file.truncate(size)
     clip = library.add_file(tmp_path / "big.wav")
     catalog.dispose()
     server = Server(settings.media_dir, free_port(), clean_env(), ("--server", server_name))
@@ -216,4 +223,4 @@ def test_client_hanging_up_mid_body_stops_the_reads(tmp_path: Path, server_name:
         assert httpx.get(f"{server.url}/healthz").status_code == 200
     finally:
         server.stop()
-    assert read < size // 4, f"the server read {read:,} bytes for a client that left"
+    assert read < size // 2, f"the server read {read:,} bytes for a client that left"
