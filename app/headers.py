@@ -6,7 +6,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # No inline script or style anywhere: the player is external modules and one stylesheet.
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "media-src 'self' blob:{media}; connect-src 'self'; font-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
 )
 # FastAPI's /docs loads Swagger UI from a CDN with an inline bootstrap script.
@@ -26,21 +26,26 @@ def security_headers(policy: str) -> dict[str, str]:
     }
 
 
-def policy_for(path: str, embed_ancestors: str) -> str:
-    """The Content-Security-Policy of the response to `path`."""
+def policy_for(path: str, embed_ancestors: str, media_sources: str = "") -> str:
+    """The Content-Security-Policy of the response to `path`; `media_sources`: origins the
+    player's media may come from besides ours (the object store, when streams redirect)."""
     if path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
         return DOCS_POLICY
     ancestors = embed_ancestors if path.startswith("/embed/") else "'self'"
-    return PAGE_POLICY.format(ancestors=ancestors)
+    media = f" {media_sources}" if media_sources else ""
+    return PAGE_POLICY.format(ancestors=ancestors, media=media)
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, embed_origins: list[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, embed_origins: list[str], media_origins: list[str] | None = None
+    ) -> None:
         self.app = app
         self.embed_ancestors = " ".join(embed_origins) if embed_origins else "'none'"
+        self.media_sources = " ".join(media_origins or [])
 
     def policy(self, path: str) -> str:
-        return policy_for(path, self.embed_ancestors)
+        return policy_for(path, self.embed_ancestors, self.media_sources)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

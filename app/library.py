@@ -135,7 +135,7 @@ def check_changes(changes: dict[str, str | None]) -> dict[str, str | None]:
 def open_storage(settings: Settings) -> Storage:
     """The storage the settings name: an S3 bucket (AMPS_STORAGE_URL) or the media dir."""
     if settings.storage_url:
-        from app.storage_s3 import S3Storage  # obstore loads only when it is used
+        from app.storage_s3 import S3Storage
 
         return S3Storage(settings)
     return LocalStorage(settings.media_dir, quota_bytes=settings.storage_quota_bytes)

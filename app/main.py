@@ -30,6 +30,7 @@ from app.routes import (
     upload_page,
 )
 from app.storage import LocalStorage
+from app.storage_s3 import S3Storage
 from app.templating import TEMPLATES, make_templates
 
 DESCRIPTION = """\
@@ -89,7 +90,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (media, tracks, stream, posters, health, pages, upload_page, static, oembed):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, read_timeout=settings.upload_read_timeout)
-    app.add_middleware(SecurityHeaders, embed_origins=settings.embed_origin_list)
+    # A redirected stream comes from the store: the player's pages must allow its origin.
+    media_origins = [storage.public_origin] if isinstance(storage, S3Storage) else []
+    app.add_middleware(
+        SecurityHeaders,
+        embed_origins=settings.embed_origin_list,
+        media_origins=media_origins if settings.s3_redirect else [],
+    )
     # Outermost: a stream request it can answer never reaches routing and the middleware above.
     app.add_middleware(
         StreamFastPath,

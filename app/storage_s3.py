@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from urllib.parse import urlsplit
 
 import obstore
 from obstore.store import S3Store
@@ -135,6 +136,16 @@ class S3Storage:
         self.store = S3Store(self.bucket, prefix=self.prefix or None, **_obstore_config(settings))
         self._admin: Any = None
         self._public_signer: Any = None
+
+    @property
+    def public_origin(self) -> str:
+        """Where presigned redirects point, as a CSP source: scheme://host[:port]."""
+        settings = self.settings
+        endpoint = settings.s3_public_endpoint_url or _endpoint(settings)
+        if not endpoint:  # AWS: bucket.s3.region.amazonaws.com or s3.region.amazonaws.com
+            return "https://*.amazonaws.com"
+        parts = urlsplit(endpoint)
+        return f"{parts.scheme}://{parts.netloc}"
 
     # Keys: ours are "<id>/<name>" and ".tmp/<temp>"; the store's add the prefix.
     def _full(self, relative: str) -> str:
@@ -388,7 +399,7 @@ def _obstore_config(settings: Settings) -> dict[str, Any]:
         # The default retries for 3 minutes: a health check or a reader would hang as long.
         "retry_config": {"max_retries": 3, "retry_timeout": timedelta(seconds=20)},
     }
-    endpoint = settings.s3_endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = _endpoint(settings)
     if endpoint:
         config["endpoint"] = endpoint
         config["virtual_hosted_style_request"] = False
@@ -400,6 +411,10 @@ def _obstore_config(settings: Settings) -> dict[str, Any]:
     if settings.s3_secret_access_key:
         config["secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
     return config
+
+
+def _endpoint(settings: Settings) -> str | None:
+    return settings.s3_endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
 def _region(settings: Settings) -> str:
@@ -415,7 +430,7 @@ def _botocore_client(settings: Settings, endpoint: str | None = None) -> Any:
     import botocore.session
     from botocore.config import Config
 
-    endpoint = endpoint or settings.s3_endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = endpoint or _endpoint(settings)
     secret = settings.s3_secret_access_key
     config = Config(
         signature_version="s3v4",  # the default for presigning refuses response-* params

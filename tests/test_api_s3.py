@@ -249,3 +249,39 @@ def test_redirects_point_at_the_public_endpoint_when_one_is_set(
         location = client.get(record["urls"]["stream"], follow_redirects=False).headers["location"]
     assert location.startswith(public + "/")
     assert httpx.get(location).content == media_files["audio.ogg"].read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "template"),
+    [
+        ("list.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n{url}\n#EXT-X-ENDLIST\n"),
+        ("list.ffconcat", "ffconcat version 1.0\nfile '{url}'\n"),
+    ],
+)
+def test_probing_over_http_fetches_nothing_an_upload_names(
+    client: TestClient, name: str, template: str
+) -> None:
+    """In S3 mode ffprobe may speak HTTP (to read the presigned URL): a playlist naming
+    another URL must still be refused without that URL being fetched."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder) as trap:
+        threading.Thread(target=trap.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{trap.server_address[1]}/clip.wav"
+        response = client.post(
+            "/api/media", files={"file": (name, template.format(url=url).encode())}
+        )
+        trap.shutdown()
+    assert response.status_code == 415, response.text
+    assert hits == [] and stored(client) == []
