@@ -1,7 +1,9 @@
 """The catalog: clip and track records in SQLite or PostgreSQL, behind one small synchronous API."""
 
+import base64
 import contextlib
 import fcntl
+import re
 import secrets
 import sqlite3
 import threading
@@ -20,23 +22,22 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
-    literal,
     select,
     text,
+    tuple_,
     union,
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
-from sqlalchemy.types import String
+from sqlalchemy.sql.expression import ColumnElement
 
 from app.config import normalize_database_url
-from app.models import STATUSES, Media, Track, utcnow
+from app.models import STATUSES, Media, Track, fold_title, utcnow
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{16,32}$"
+ID_RE = re.compile(ID_PATTERN)
 EDITABLE_FIELDS = frozenset({"title", "description", "language", "status", "status_reason"})
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -51,6 +52,36 @@ MIGRATION_LOCK_SQL = (
 STAMPS = select(Media.id, Media.updated_at, Media.status, Media.storage_key).where(
     Media.id.in_(bindparam("ids", expanding=True))
 )
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Where the next page of `Catalog.list` starts: after this clip, `position` clips in.
+    Its token is opaque to clients (URL-safe base64); ValueError for one we never gave."""
+
+    created_at: datetime
+    id: str
+    position: int
+
+    @classmethod
+    def after(cls, media: Media, position: int) -> "PageCursor":
+        return cls(media.created_at, media.id, position)
+
+    def token(self) -> str:
+        text = f"{self.position} {self.created_at.isoformat()} {self.id}"
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @classmethod
+    def parse(cls, token: str) -> "PageCursor":
+        try:
+            text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            position, moment, media_id = text.split(" ")
+            created_at = datetime.fromisoformat(moment)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"not a page cursor: {token!r}") from exc
+        if not position.isdigit() or created_at.tzinfo is None or not ID_RE.fullmatch(media_id):
+            raise ValueError(f"not a page cursor: {token!r}")
+        return cls(created_at, media_id, int(position))
 
 
 class Busy(Exception):
@@ -87,32 +118,10 @@ def escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class unicode_lower(FunctionElement[str]):
-    """lower() that folds all of Unicode: SQLite's built-in lower() only folds ASCII."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(unicode_lower)
-def _compile_lower(element: unicode_lower, compiler: Any, **kw: Any) -> str:
-    return f"lower({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(unicode_lower, "sqlite")
-def _compile_lower_sqlite(element: unicode_lower, compiler: Any, **kw: Any) -> str:
-    return f"amps_lower({compiler.process(element.clauses, **kw)})"
-
-
-def _python_lower(value: str | None) -> str | None:
-    return None if value is None else value.lower()
-
-
 def _on_sqlite_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     # Take BEGIN out of the driver's hands (see _on_sqlite_begin), then set up the file for
     # several processes: readers never block the writer in WAL, writers wait for each other.
     dbapi_connection.isolation_level = None
-    dbapi_connection.create_function("amps_lower", 1, _python_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
@@ -237,24 +246,24 @@ class Catalog:
         limit: int = 20,
         query: str | None = None,
         status: str | None = None,
+        after: "PageCursor | None" = None,
     ) -> tuple[list[Media], int]:
-        """A page of clips, newest first, and how many match in all."""
+        """A page of clips, newest first, and how many match in all. `after` starts the page
+        just past a clip of the page before (keyset: as fast deep in the list as at its top)."""
         if offset < 0 or limit < 0:
             raise ValueError("offset and limit must not be negative")
         conditions: list[ColumnElement[bool]] = []
         if query:
-            # Both sides folded by the same function, so the database's idea of case decides.
-            pattern = unicode_lower(literal(f"%{escape_like(query)}%", String()))
-            conditions.append(unicode_lower(Media.title).like(pattern, escape="\\"))
+            pattern = f"%{escape_like(fold_title(query))}%"
+            conditions.append(Media.title_key.like(pattern, escape="\\"))
         if status is not None:
             conditions.append(Media.status == status)
-        page = (
-            select(Media)
-            .where(*conditions)
-            .order_by(Media.created_at.desc(), Media.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
+        page = select(Media).where(*conditions)
+        if after is not None:
+            page = page.where(tuple_(Media.created_at, Media.id) < (after.created_at, after.id))
+        else:
+            page = page.offset(offset)
+        page = page.order_by(Media.created_at.desc(), Media.id.desc()).limit(limit)
         count = select(func.count()).select_from(Media).where(*conditions)
         with self._read() as session, session.begin():
             items = list(session.scalars(page))

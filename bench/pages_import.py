@@ -61,6 +61,7 @@ AUDIO_FORMATS = {  # extension -> ffmpeg output arguments
     ".wav": ["-c:a", "pcm_s16le", "-ar", "8000", "-ac", "1"],
     ".m4a": ["-c:a", "aac", "-b:a", "32k"],
 }
+CADENCE = ("weekly", "daily")  # a search for "weekly" fills a page with 100 clips as with 10,000
 WORDS = ("budget", "council", "river", "school", "music", "history", "garden", "election")
 ARGS = argparse.Namespace(quick=False)
 
@@ -290,7 +291,7 @@ def fill_catalog(media_dir: Path, count: int) -> None:
         media_id = new_id()
         records.append(
             Media(
-                id=media_id, title=f"{pick.choice(WORDS).title()} report {index}",
+                id=media_id, title=f"{pick.choice(WORDS)} {CADENCE[index % 2]} report {index}",
                 description="", kind="audio", status="ready", duration=60.0 + index % 300,
                 mime_type="audio/mpeg", size=1_000_000, bitrate=64_000, codecs=["mp3"], tags={},
                 storage_key=media_key(media_id, "original.mp3"), sha256="0" * 64,
@@ -330,12 +331,12 @@ def library_rows() -> list[Row]:
             with bench_server(media_dir, tmp / f"server-{count}.log") as base:
                 urls = {
                     "library page /": f"{base}/",
-                    "library page search": f"{base}/?q=budget",
+                    "library page search": f"{base}/?q=weekly",
                     "GET /api/media first page": f"{base}/api/media",
                     "GET /api/media middle page (next links)": middle_url(
                         base, "/api/media", count
                     ),
-                    "GET /api/media?q= search": f"{base}/api/media?q=budget",
+                    "GET /api/media?q= search": f"{base}/api/media?q=weekly",
                 }
                 rps = interleaved(
                     {

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from starlette.datastructures import URL
 
 from app.auth import check_writer
 from app.catalog import ID_PATTERN
@@ -12,6 +13,7 @@ from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.library import check_changes, check_search
 from app.limits import check_upload_rate
 from app.models import Media
+from app.paging import next_page_url, read_cursor
 from app.problems import WRITE_PROBLEMS, Problem, documented, not_found
 from app.schemas import MediaPage, MediaPublic, MediaUpdate
 from app.uploads import UploadError, receive_upload
@@ -88,16 +90,21 @@ def list_media(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     q: Annotated[str | None, Query(max_length=200, description="Words in the title")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="From a page's `next` link (not offset)")
+    ] = None,
 ) -> MediaPage:
-    items, total = catalog.list(offset=offset, limit=limit, query=check_search(q))
+    after = read_cursor(cursor)
+    start = after.position if after else offset
+    items, total = catalog.list(offset=offset, limit=limit, query=check_search(q), after=after)
     base = base_url(request, settings.public_url)
-    following = None
-    if offset + limit < total:
-        following = str(request.url.include_query_params(offset=offset + limit, limit=limit))
+    following = next_page_url(request, items, start, total)
+    if following is not None and "limit" not in request.query_params:
+        following = str(URL(following).include_query_params(limit=limit))
     return MediaPage(
         items=[public_record(m, base) for m in items],
         total=total,
-        offset=offset,
+        offset=start,
         limit=limit,
         next=following,
     )

@@ -16,6 +16,7 @@ from app.i18n import Catalogue, choose
 from app.library import Library, search_words
 from app.models import Media
 from app.page_cache import PageCache, PageStamp, etag_listed
+from app.paging import next_page_url, read_cursor
 from app.player_view import PlayerView, build_view
 from app.problems import Problem
 from app.routes.media import VALID_ID
@@ -161,24 +162,26 @@ def posters_for(items: list[Media], library: Library) -> set[str]:
 async def library_page(
     request: Request, catalog: CatalogDep, library: LibraryDep, settings: SettingsDep,
     lang: Lang = None, q: Annotated[str, Query(max_length=200)] = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:  # fmt: skip
     t = catalogue_for(request, lang)
     query = search_words(q)
+    after = read_cursor(cursor)
+    start = after.position if after else offset
     items, total = await anyio.to_thread.run_sync(
-        lambda: catalog.list(offset=offset, limit=PAGE_SIZE, query=query or None)
+        lambda: catalog.list(offset=offset, limit=PAGE_SIZE, query=query or None, after=after)
     )
     base = base_url(request, settings.public_url)
-
-    def page(at: int) -> str:
-        return str(request.url.include_query_params(offset=at))
-
+    back = request.url.remove_query_params("cursor").include_query_params(
+        offset=max(0, start - PAGE_SIZE)
+    )
     statuses = {s: t(f"status_{s}") for s in ("processing", "ready", "failed")}
     return render(
-        request, "library.html", t=t, query=query, offset=offset, total=total,
+        request, "library.html", t=t, query=query, offset=start, total=total,
         items=[public_record(m, base) for m in items],
-        previous_url=page(max(0, offset - PAGE_SIZE)) if offset else None,
-        next_url=page(offset + PAGE_SIZE) if offset + PAGE_SIZE < total else None,
+        previous_url=str(back) if start else None,
+        next_url=next_page_url(request, items, start, total),
         status_strings=statuses,
         with_poster=await anyio.to_thread.run_sync(posters_for, items, library),
     )  # fmt: skip
