@@ -63,7 +63,7 @@ AUDIO_FORMATS = {  # extension -> ffmpeg output arguments
 }
 CADENCE = ("weekly", "daily")  # a search for "weekly" fills a page with 100 clips as with 10,000
 WORDS = ("budget", "council", "river", "school", "music", "history", "garden", "election")
-ARGS = argparse.Namespace(quick=False)
+ARGS = argparse.Namespace(quick=False, servers=["granian", "uvicorn"])
 
 
 def bench_app():  # type: ignore[no-untyped-def]
@@ -82,13 +82,18 @@ def bench_app():  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def bench_server(media_dir: Path, log: Path) -> Iterator[str]:
-    """The bench app on uvicorn as `amps serve` runs it (one process, no proxy headers)."""
+def bench_server(media_dir: Path, log: Path, server: str = "uvicorn") -> Iterator[str]:
+    """The bench app on `server` as `amps serve` runs it (one process, no proxy headers)."""
     port = free_port()
-    command = [PYTHON, "-m", "uvicorn", "pages_import:bench_app", "--factory", "--app-dir"]
-    command += [str(ROOT / "bench"), "--port", str(port), "--no-proxy-headers"]
-    command += ["--log-level", "warning", "--no-access-log"]
-    env = {**os.environ, "AMPS_MEDIA_DIR": str(media_dir)}
+    target = "pages_import:bench_app"
+    if server == "granian":
+        command = [PYTHON, "-m", "granian", "--interface", "asgi", "--factory", "--no-ws"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", target]
+    else:
+        command = [PYTHON, "-m", "uvicorn", target, "--factory", "--port", str(port)]
+        command += ["--no-proxy-headers", "--log-level", "warning", "--no-access-log"]
+    paths = os.pathsep.join([str(ROOT / "bench"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "AMPS_MEDIA_DIR": str(media_dir), "PYTHONPATH": paths}
     with log.open("wb") as out:
         proc = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -129,7 +134,6 @@ def interleaved(runs: dict[str, Callable[[], float]], rounds: int) -> dict[str, 
 
 
 def page_rows() -> list[Row]:
-    import httpx2
 
     from app.catalog import Catalog
     from app.config import Settings
@@ -149,26 +153,36 @@ def page_rows() -> list[Row]:
         )
         library.add_track(media.id, "captions", "en", "English", "WEBVTT\n\n" + cues)
         library.catalog.dispose()
-        with bench_server(settings.media_dir, tmp / "server.log") as base:
-            watch, embed = f"{base}/media/{media.id}", f"{base}/embed/{media.id}"
-            etag = httpx2.get(watch).headers["etag"]
-            assert httpx2.get(watch, headers={"If-None-Match": etag}).status_code == 304
-            print(f"  pages: {rounds} rounds of {seconds} s per URL ...", flush=True)
-            rps = interleaved(
-                {
-                    "fixed": lambda: wrk(base + FIXED_PATH, seconds),
-                    "watch": lambda: wrk(watch, seconds),
-                    "embed": lambda: wrk(embed, seconds),
-                    "watch 304": lambda: wrk(watch, seconds, headers={"If-None-Match": etag}),
-                },
-                rounds,
-            )
-    fixed = rps["fixed"]
-    reference = f"{fixed:,.0f} req/s"
+        table: list[Row] = []
+        for server in ARGS.servers:
+            with bench_server(settings.media_dir, tmp / f"{server}.log", server) as base:
+                table += page_figures(server, base, media.id, seconds, rounds)
+    return table
+
+
+def page_figures(server: str, base: str, media_id: str, seconds: int, rounds: int) -> list[Row]:
+    import httpx2
+
+    watch, embed = f"{base}/media/{media_id}", f"{base}/embed/{media_id}"
+    etag = httpx2.get(watch).headers["etag"]
+    assert httpx2.get(watch, headers={"If-None-Match": etag}).status_code == 304
+    print(f"  pages on {server}: {rounds} rounds of {seconds} s per URL ...", flush=True)
+    rps = interleaved(
+        {
+            "fixed": lambda: wrk(base + FIXED_PATH, seconds),
+            "watch page": lambda: wrk(watch, seconds),
+            "embed page": lambda: wrk(embed, seconds),
+            "watch page, repeat view (304)": lambda: wrk(
+                watch, seconds, headers={"If-None-Match": etag}
+            ),
+        },
+        rounds,
+    )
+    fixed = rps.pop("fixed")
     return [
-        (f"{name} page, {'repeat view (304)' if '304' in name else 'view'}, 32 conn",
-         reference, f"{rps[name]:,.0f} req/s", f"{rps[name] / fixed:.2f}x")
-        for name in ("watch", "embed", "watch 304")
+        (f"{name}, {server}, 32 conn (reference: fixed 5 KB FastAPI route, same server)",
+         f"{fixed:,.0f} req/s", f"{value:,.0f} req/s", f"{value / fixed:.2f}x")
+        for name, value in rps.items()
     ]  # fmt: skip
 
 
@@ -328,7 +342,7 @@ def library_rows() -> list[Row]:
             media_dir = tmp / f"media-{count}"
             print(f"  library: {count} clips ...", flush=True)
             fill_catalog(media_dir, count)
-            with bench_server(media_dir, tmp / f"server-{count}.log") as base:
+            with bench_server(media_dir, tmp / f"server-{count}.log", ARGS.servers[0]) as base:
                 urls = {
                     "library page /": f"{base}/",
                     "library page search": f"{base}/?q=weekly",
@@ -375,7 +389,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", action="append", choices=list(SECTIONS))
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer files")
+    parser.add_argument(
+        "--server", dest="servers", action="append", choices=["granian", "uvicorn"],
+        help="server(s) for the pages section (default: both)",
+    )  # fmt: skip
     parser.parse_args(namespace=ARGS)
+    ARGS.servers = ARGS.servers or ["granian", "uvicorn"]
     sigterm_as_interrupt()
     print(machine_load(), flush=True)
     table = rows()
