@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         "instead of proxying the bytes.",
     )
     s3_url_expiry: int = Field(
-        300, ge=10, le=7 * 24 * 3600, description="Seconds a presigned URL stays valid."
+        300, ge=10, le=7 * 24 * 3600, description="Seconds a redirect's presigned URL stays valid."
     )
     static_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "static",

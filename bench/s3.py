@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import statistics
@@ -64,13 +65,21 @@ def noise_video(size_mb: int) -> Path:
 class PeakRss:
     def __init__(self, pid: int) -> None:
         self.process = psutil.Process(pid)
-        self.start = self.peak = self.process.memory_info().rss
+        self.start = self.peak = self.rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.peak = max(self.peak, self.rss())
+
+    def rss(self) -> int:
+        """The server's resident memory: granian serves from worker processes of `pid`."""
+        total = 0
+        for process in [self.process, *self.process.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += process.memory_info().rss
+        return total
 
     def __enter__(self) -> PeakRss:
         self._thread.start()
