@@ -57,6 +57,8 @@ MIB = 1024 * 1024
 # to about 40 MiB whatever its size.
 PART_SIZE = 8 * MIB
 PARTS_IN_FLIGHT = 4
+COPY_LIMIT = 5 * 1024**3  # the largest object one CopyObject may copy
+COPY_PART_SIZE = 1024**3  # part copies past it: 1 GiB each (S3 allows 5 MiB to 5 GiB)
 PROBE_READ_BUFFER = 256 * 1024  # mutagen and the truncation checks read headers and tails
 STORAGE_URL = re.compile(r"s3://(?P<bucket>[^/]+)/?(?P<prefix>.*)")
 CACHE_CONTROL = "public, max-age=86400"  # as app.streaming's, for direct and CDN readers
@@ -190,19 +192,38 @@ class S3Storage:
         self._key(key)
         upload = _own(pending)
         upload.finish()
-        extra = {"ContentType": media_type} if media_type else {}
+        target = {"Bucket": self.bucket, "Key": self._full(key), "CacheControl": CACHE_CONTROL}
+        if media_type:
+            target["ContentType"] = media_type
+        source = {"Bucket": self.bucket, "Key": self._full(upload.key)}
         try:
-            self.admin.copy_object(
-                Bucket=self.bucket,
-                Key=self._full(key),
-                CopySource={"Bucket": self.bucket, "Key": self._full(upload.key)},
-                MetadataDirective="REPLACE",
-                CacheControl=CACHE_CONTROL,
-                **extra,
-            )
+            if upload.size <= COPY_LIMIT:
+                self.admin.copy_object(**target, CopySource=source, MetadataDirective="REPLACE")
+            else:
+                self._copy_in_parts(source, target, upload.size)
         except Exception as error:
             raise StorageError(f"storing {key} failed: {error}") from error
         self._delete_quietly(upload.key)
+
+    def _copy_in_parts(self, source: dict[str, str], target: dict[str, str], size: int) -> None:
+        """CopyObject stops at 5 GiB: past it, a multipart upload of server-side part copies."""
+        admin = self.admin
+        upload_id = admin.create_multipart_upload(**target)["UploadId"]
+        where = {"Bucket": target["Bucket"], "Key": target["Key"], "UploadId": upload_id}
+        try:
+            parts = []
+            for number, start in enumerate(range(0, size, COPY_PART_SIZE), 1):
+                end = min(start + COPY_PART_SIZE, size) - 1
+                copied = admin.upload_part_copy(
+                    **where, PartNumber=number, CopySource=source,
+                    CopySourceRange=f"bytes={start}-{end}",
+                )  # fmt: skip
+                parts.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
+            admin.complete_multipart_upload(**where, MultipartUpload={"Parts": parts})
+        except BaseException:
+            with contextlib.suppress(Exception):
+                admin.abort_multipart_upload(**where)
+            raise
 
     def discard(self, pending: Pending) -> None:
         upload = _own(pending)
@@ -322,7 +343,9 @@ class S3Storage:
     def _is_leftover(self, key: str, age: float, known_keys: set[str], known_ids: set[str]) -> bool:
         folder, _, name = key.partition("/")
         if folder == TEMP_DIR:
-            return _temp_is_dead(name, age, self.orphan_grace)
+            # A temp object lives while its upload is probed: never judge one younger than that.
+            probing = self.settings.probe_timeout + 120
+            return _temp_is_dead(name, age, max(self.orphan_grace, probing))
         if not KEY_PATTERN.fullmatch(key) or key in known_keys or folder in known_ids:
             return False
         return age > self.orphan_grace

@@ -163,3 +163,33 @@ def test_wrong_secret_is_unhealthy_and_writes_fail(s3_settings: Settings) -> Non
     assert not storage.healthy()
     with pytest.raises(StorageError):
         storage.put_bytes(KEY, b"x")
+
+
+def test_sweep_keeps_another_hosts_temp_object_while_it_may_be_probed(
+    storage: S3Storage,
+) -> None:
+    import obstore
+
+    theirs = f".tmp/other-host.1-{secrets.token_urlsafe(12)}.part"
+    obstore.put(storage.store, theirs, b"being probed by another replica")
+    assert storage.sweep(set()) == []  # orphan_grace is 0, the probe's time is not
+    assert objects(storage) == [f"{storage.prefix}/{theirs}"]
+
+
+def test_commit_past_copy_object_limit_copies_in_parts(
+    storage: S3Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uploads past 5 GiB are committed with part copies; shown here with the limits scaled
+    down (S3's smallest part is 5 MiB) so the object stays small."""
+    import app.storage_s3 as storage_s3
+
+    monkeypatch.setattr(storage_s3, "COPY_LIMIT", 6 * 1024 * 1024)
+    monkeypatch.setattr(storage_s3, "COPY_PART_SIZE", 5 * 1024 * 1024)
+    data = os.urandom(12 * 1024 * 1024 + 7)  # three part copies: 5, 5 and 2 MiB
+    pending = storage.begin()
+    pending.write(data)
+    storage.commit(pending, KEY, "video/mp4")
+    assert storage.read_bytes(KEY) == data
+    head = storage.admin.head_object(Bucket=BUCKET, Key=f"{storage.prefix}/{KEY}")
+    assert head["ContentType"] == "video/mp4" and head["ETag"].endswith('-3"')
+    assert objects(storage) == [f"{storage.prefix}/{KEY}"] and uploads(storage) == []
