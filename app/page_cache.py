@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from app.storage import LocalStorage
 ENTITY_TAG = re.compile(r'(W/)?("[\x21\x23-\x7e\x80-\xff]*")')
 MAX_PAGES = 512  # about 12 KB each: a few MB per process at most
 MAX_BATCH = 500  # ids per catalog query
+IN_FLIGHT = 8  # catalog queries (and storage checks) at once, each in its own thread
 MAX_PATHS = 10_000
 
 
@@ -82,61 +83,72 @@ QuickLookup = Callable[[str], PageStamp | None]
 
 class StampReader:
     """Current stamps of clips: read at once when the catalog can without waiting (`quick`,
-    a SQLite file and local storage), else one thread hop and one query for all the requests
-    waiting at once (a hop per request costs more than the query on a busy loop)."""
+    a SQLite file and local storage); else in worker threads, one query for all requests
+    that arrived in the same turn of the event loop (a hop per request costs more than the
+    query on a busy loop), at most IN_FLIGHT queries at a time."""
 
     def __init__(self, lookup: Lookup, quick: QuickLookup | None = None) -> None:
         self._lookup = lookup
         self._quick = quick
         self._waiting: dict[str, list[asyncio.Future[PageStamp | None]]] = {}
-        self._task: asyncio.Task[None] | None = None
-        # Its own thread: lighter than anyio's pool per hop, and never queued behind uploads.
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="amps-stamps")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._in_flight = 0
+        self._scheduled = False
+        # Threads of its own: never queued behind uploads in anyio's pool.
+        self._threads = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="amps-stamps")
 
     def close(self) -> None:
-        self._thread.shutdown(wait=False, cancel_futures=True)
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
     async def current(self, media_id: str) -> PageStamp | None:
         if self._quick is not None:
             with contextlib.suppress(Busy):
                 return self._quick(media_id)
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # test clients run one loop per client: start afresh
+            self._loop, self._waiting, self._in_flight, self._scheduled = loop, {}, 0, False
         future: asyncio.Future[PageStamp | None] = loop.create_future()
         self._waiting.setdefault(media_id, []).append(future)
-        task = self._task
-        if task is None or task.done() or task.get_loop() is not loop:
-            # A task of a loop that has gone (test clients start one per run) never finishes.
-            self._task = loop.create_task(self._drain())
+        self._schedule(loop)
         return await future
 
-    async def _drain(self) -> None:
-        while self._waiting:
-            batch = dict(list(self._waiting.items())[:MAX_BATCH])
-            for media_id in batch:
-                del self._waiting[media_id]
-            try:
-                loop = asyncio.get_running_loop()
-                found = await loop.run_in_executor(self._thread, self._lookup, list(batch))
-            except Exception as exc:  # each waiting request answers for itself
-                _settle(batch.values(), None, exc)
-                continue
-            for media_id, futures in batch.items():
-                _settle([futures], found.get(media_id), None)
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._waiting and not self._scheduled and self._in_flight < IN_FLIGHT:
+            self._scheduled = True
+            loop.call_soon(self._start, loop)  # after this turn's other requests have asked
 
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._scheduled = False
+        if loop is not self._loop or not self._waiting:
+            return
+        batch = dict(list(self._waiting.items())[:MAX_BATCH])
+        for media_id in batch:
+            del self._waiting[media_id]
+        self._in_flight += 1
+        done = loop.run_in_executor(self._threads, self._lookup, list(batch))
+        done.add_done_callback(lambda result: self._finish(loop, batch, result))
 
-def _settle(
-    groups: Iterable[list[asyncio.Future[PageStamp | None]]],
-    value: PageStamp | None,
-    error: Exception | None,
-) -> None:
-    for futures in groups:
-        for future in futures:
-            if future.done():  # the request was cancelled meanwhile
-                continue
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
+    def _finish(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: dict[str, list[asyncio.Future[PageStamp | None]]],
+        result: "asyncio.Future[dict[str, PageStamp]]",
+    ) -> None:
+        if loop is self._loop:
+            self._in_flight -= 1
+        cancelled = result.cancelled()  # shut down meanwhile
+        error = None if cancelled else result.exception()
+        for media_id, futures in batch.items():
+            for future in futures:
+                if future.done():  # the request was cancelled meanwhile
+                    continue
+                if cancelled:
+                    future.cancel()
+                elif error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(result.result().get(media_id))
+        self._schedule(loop)
 
 
 def read_stamps(

@@ -1,6 +1,7 @@
 """Repeat views of watch and embed pages: ETag, 304, and never a stale page after a change."""
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -202,6 +203,25 @@ def test_stamp_reader_answers_many_waiting_requests_with_one_lookup() -> None:
     assert len(calls) <= 2 and sorted(set(sum(calls, []))) == sorted(
         {*(f"known{i}" for i in range(7)), "gone"}
     )
+
+
+def test_stamp_reader_runs_lookups_side_by_side() -> None:
+    """A slow catalog or object store does not hold later requests behind one query."""
+    both_running = threading.Barrier(2, timeout=10)
+
+    def lookup(ids: list[str]) -> dict[str, PageStamp]:
+        both_running.wait()  # BrokenBarrierError unless a second lookup starts meanwhile
+        return {}
+
+    async def two() -> list[PageStamp | None]:
+        reader = StampReader(lookup)
+        first = asyncio.ensure_future(reader.current("a"))
+        await asyncio.sleep(0.1)  # the first lookup is running by now
+        found = await asyncio.gather(first, reader.current("b"))
+        reader.close()
+        return found
+
+    assert asyncio.run(two()) == [None, None]
 
 
 def test_stamp_reader_passes_a_failed_lookup_to_every_waiting_request() -> None:
