@@ -20,11 +20,12 @@ import anyio.lowlevel
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.catalog import ID_PATTERN
 from app.headers import policy_for, security_headers
 from app.open_files import OpenFile, OpenFiles, read_at
 from app.streaming import Plan, content_type, plan_response, stream_headers
 
-STREAM_PATH = re.compile(r"/media/([A-Za-z0-9_-]{16,32})/stream")
+STREAM_PATH = re.compile(rf"/media/({ID_PATTERN.strip('^$')})/stream")
 CHUNK = 256 * 1024  # bytes read and sent at a time; a 64 KiB range is one read
 # A request carrying any of these is judged by us alone: after an internal redirect nginx
 # would apply its own (different) range and precondition rules to it.
