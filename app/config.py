@@ -113,7 +113,8 @@ class Settings(BaseSettings):
     accel_redirect: str | None = Field(
         None,
         description="Behind nginx: the internal location prefix (e.g. `/_amps_media/`) that "
-        "maps to the media dir; whole-file GETs are then sent by nginx via X-Accel-Redirect.",
+        "maps to the media dir; nginx then sends whole files and plain single ranges "
+        "(X-Accel-Redirect) once amps has judged the request.",
         pattern=r"^/([A-Za-z0-9._~-]+/)+$",
     )
     stream_cache_seconds: float = Field(

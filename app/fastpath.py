@@ -6,8 +6,9 @@ does not handle goes on to the route unchanged: a query string (`?download=1` na
 from the record), an id it cannot open (unknown, deleted, not on a local disk, catalog down:
 the route says which), several ranges (multipart/byteranges).
 
-Whole files leave without passing through Python when the server or a proxy can send them:
-`http.response.pathsend` (granian), or `X-Accel-Redirect` to nginx (AMPS_ACCEL_REDIRECT).
+Bytes leave without passing through Python when the server or a proxy can send them: whole
+files by `http.response.pathsend` (granian), whole files and plain single ranges by
+`X-Accel-Redirect` to nginx (AMPS_ACCEL_REDIRECT).
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from app.streaming import Plan, content_type, plan_response, stream_headers
 
 STREAM_PATH = re.compile(rf"/media/({ID_PATTERN.strip('^$')})/stream")
 CHUNK = 256 * 1024  # bytes read and sent at a time; a 64 KiB range is one read
-# A request carrying any of these is judged by us alone: after an internal redirect nginx
-# would apply its own (different) range and precondition rules to it.
+# The fields our answer depends on: after an internal redirect nginx would judge them by its
+# own (different) rules, so a request carrying them is redirected only when nginx agrees.
 JUDGED_HERE = frozenset(
     [b"range", b"if-range", b"if-match", b"if-none-match", b"if-modified-since"]
     + [b"if-unmodified-since"]
 )
 _JUDGED_NAMES = frozenset(name.decode() for name in JUDGED_HERE)
+SIMPLE_RANGE = re.compile(rb"bytes=[0-9]{1,15}-[0-9]{0,15}")
 PATHSEND = "http.response.pathsend"
 
 
@@ -98,10 +100,15 @@ class StreamFastPath:
         if status not in (200, 206) or scope["method"] == "HEAD":
             await self._start(send, status, headers)
             await send({"type": "http.response.body", "body": b""})
-        elif status == 200 and self.accel_redirect and not _judged_here(scope):
-            headers["content-length"] = "0"  # nginx sends the file, with its own length
+        elif self.accel_redirect and _nginx_answers_alike(scope, status):
+            # nginx sends the file (or the one range) and sets length, range and status; on
+            # a whole file it adds Accept-Ranges too, beside the one it keeps of ours.
+            headers.pop("content-range", None)
+            if status == 200:
+                del headers["accept-ranges"]
+            headers["content-length"] = "0"
             headers["x-accel-redirect"] = self.accel_redirect + quote(entry.relative)
-            await self._start(send, status, headers)
+            await self._start(send, 200, headers)
             await send({"type": "http.response.body", "body": b""})
         elif status == 200 and PATHSEND in scope.get("extensions", {}):
             await self._start(send, status, headers)
@@ -131,8 +138,19 @@ class _Fields(Headers):
         return self._lists.get(key, []) if key in _JUDGED_NAMES else super().getlist(key)
 
 
-def _judged_here(scope: Scope) -> bool:
-    return any(name in JUDGED_HERE for name, _ in scope["headers"])
+def _nginx_answers_alike(scope: Scope, status: int) -> bool:
+    """Whether nginx, given this request after the redirect, sends what we decided: the whole
+    file when nothing asks for less, or one plain `bytes=N-[M]` range we found satisfiable
+    (as nginx parses those: no If-Range, no suffix, no list, no huge numbers)."""
+    judged = [(name, value) for name, value in scope["headers"] if name in JUDGED_HERE]
+    if status == 200:
+        return not judged
+    return (
+        status == 206
+        and len(judged) == 1
+        and judged[0][0] == b"range"
+        and SIMPLE_RANGE.fullmatch(judged[0][1]) is not None
+    )
 
 
 async def _send_body(entry: OpenFile, start: int, end: int, receive: Receive, send: Send) -> None:

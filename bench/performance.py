@@ -642,11 +642,12 @@ def main() -> int:
     print(f"{uploaded.mime_type}, {uploaded.size / MIB:.0f} MiB; cells: figure (amps / nginx)")
     lines = table(reference, results, args)
     extra = pages_import_rows()
-    if extra:
-        lines.append(["pages and import (bench/pages_import.py): metric", "reference", "amps"])
-        lines += [[row[0], row[1], f"{row[2]} ({row[3]})"] for row in extra]
     print_table(lines)
     print()
+    if extra:  # the same table's other rows, with their own reference column
+        header = ["pages and import (bench/pages_import.py)", "reference", "amps", "ratio"]
+        print_table([header, *extra])
+        print()
     print("x: amps over nginx; above 1 is better for MB/s and req/s, worse for ms, MB and CPU.")
     print(f"after: {machine_load()}")
     print(f"problems: {len(problems)}" + "".join(f"\n  - {p}" for p in problems))
