@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,6 @@ from pathlib import Path
 from app.catalog import Busy, Stamp
 from app.storage import LocalStorage
 
-ENTITY_TAG = re.compile(r'(W/)?("[\x21\x23-\x7e\x80-\xff]*")')
 MAX_PAGES = 512  # about 12 KB each: a few MB per process at most
 MAX_BATCH = 500  # ids per catalog query
 IN_FLIGHT = 8  # catalog queries (and storage checks) at once, each in its own thread
@@ -42,13 +40,6 @@ def files_hash(*roots: Path) -> str:
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
-
-
-def etag_listed(field: str, etag: str) -> bool:
-    """Whether an If-None-Match value names our tag (weak comparison, RFC 9110 13.1.2)."""
-    if field.strip(" \t") == "*":
-        return True
-    return any(tag == etag for _, tag in ENTITY_TAG.findall(field))
 
 
 class PageCache:

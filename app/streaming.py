@@ -232,7 +232,7 @@ def _check_preconditions(headers: Headers, validators: Validators) -> None:
 def _preconditions_hold(headers: Headers, validators: Validators) -> bool:
     if_match = ", ".join(headers.getlist("if-match")) or None
     if if_match is not None:
-        return _etag_listed(if_match, validators.etag, weak_ok=False)
+        return etag_listed(if_match, validators.etag, weak_ok=False)
     since = _single_date(headers, "if-unmodified-since")
     return since is None or validators.last_modified <= since
 
@@ -240,7 +240,7 @@ def _preconditions_hold(headers: Headers, validators: Validators) -> bool:
 def _client_copy_current(headers: Headers, validators: Validators) -> bool:
     if_none_match = ", ".join(headers.getlist("if-none-match")) or None
     if if_none_match is not None:  # then If-Modified-Since is ignored
-        return _etag_listed(if_none_match, validators.etag, weak_ok=True)
+        return etag_listed(if_none_match, validators.etag, weak_ok=True)
     since = _single_date(headers, "if-modified-since")
     return since is not None and validators.last_modified <= since
 
@@ -261,7 +261,7 @@ def _parse_http_date(value: str) -> int | None:
         return None
 
 
-def _etag_listed(field: str, etag: str, *, weak_ok: bool) -> bool:
+def etag_listed(field: str, etag: str, *, weak_ok: bool) -> bool:
     """Whether `*` or a list of entity-tags names ours (RFC 9110 8.8.3.2 comparisons)."""
     if field.strip(" \t") == "*":
         return True
