@@ -16,11 +16,14 @@ X-Accel-Redirect (docs/nginx.conf), and 2 workers of each server. For each:
     hold up the event loop;
   * workers: the 2-worker figures over the same server's 1-worker ones.
 
+nginx is measured again just before each mode, and each ratio is to that neighbouring run:
+on a shared machine the load changes within minutes.
+
 Rows of bench/pages_import.py (pages and import, another helper's) are appended when present.
 A benchmark, not a test: it prints figures. Clients and servers share this machine's cores.
 
-    .venv/bin/python bench/performance.py            # 512 MiB file, 10 s wrk runs, ~6 min
-    .venv/bin/python bench/performance.py --quick    # smoke check, ~2 min
+    .venv/bin/python bench/performance.py            # 512 MiB file, 10 s wrk runs, ~15 min
+    .venv/bin/python bench/performance.py --quick --streams-only    # smoke check, ~3 min
 """
 
 from __future__ import annotations
@@ -475,13 +478,18 @@ ROWS = [
 RATIO_FREE = {"rss_growth_mb", "other_load"}  # absolute figures: a ratio says nothing
 
 
-def table(nginx: Figures, results: dict[str, Figures], args: argparse.Namespace) -> list[list[str]]:
-    lines = [["metric", "nginx", *results]]
+def table(
+    nginx: dict[str, Figures], results: dict[str, Figures], args: argparse.Namespace
+) -> list[list[str]]:
+    """Each amps cell's ratio is to the nginx run just before it; the nginx column shows the
+    median of those runs."""
+    lines = [["metric", "nginx (median)", *results]]
     for title, attribute in ROWS:
-        reference = float(getattr(nginx, attribute))
-        row = [title.format(clients=args.clients), number(reference)]
-        for figures in results.values():
+        references = [float(getattr(f, attribute)) for f in nginx.values()]
+        row = [title.format(clients=args.clients), number(statistics.median(references))]
+        for name, figures in results.items():
             value = float(getattr(figures, attribute))
+            reference = float(getattr(nginx[name], attribute))
             cell = number(value)
             if attribute not in RATIO_FREE and not math.isnan(value * reference) and reference:
                 cell += f" ({value / reference:.2f}x)"
@@ -500,8 +508,8 @@ def table(nginx: Figures, results: dict[str, Figures], args: argparse.Namespace)
                 continue
             row.append(f"{float(getattr(two, attribute)) / float(getattr(one, attribute)):.2f}x")
         lines.append(row)
-    others = [number(nginx.other_load), *(number(f.other_load) for f in results.values())]
-    lines.append(["CPU of other processes meanwhile (% of 1 core)", *others])
+    others = [f"{number(nginx[n].other_load)} / {number(f.other_load)}" for n, f in results.items()]
+    lines.append(["CPU of others, nginx run / amps run (% of 1 core)", "", *others])
     return lines
 
 
@@ -549,6 +557,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--quick", action="store_true", help="smoke check: 64 MiB file, 3 s wrk runs, 2 runs"
+    )
+    parser.add_argument(
+        "--streams-only", action="store_true", help="leave out bench/pages_import.py's rows"
     )
     args = parser.parse_args()
     if args.quick:
@@ -606,6 +617,7 @@ def main() -> int:
         "MB = 10^6 bytes; clients, wrk and servers share the same cores."
     )
     results: dict[str, Figures] = {}
+    references: dict[str, Figures] = {}  # nginx, measured just before each mode
     problems: list[str] = []
     with temp_dir("amps-bench-") as tmp:
         amps = AmpsServer(tmp / "media", tmp / "amps-upload.log")
@@ -620,15 +632,15 @@ def main() -> int:
             print(f"uploaded {uploaded.size / MIB:.0f} MiB ({uploaded.mime_type})", flush=True)
             nginx.start()
             assert nginx.proc is not None
-            url = nginx.url_for(uploaded.path)
+            url, probe = nginx.url_for(uploaded.path), nginx.url_for(small.path)
             problems += check_same_bytes({"nginx": url}, uploaded)
-            reference = measure(
-                "nginx", url, [nginx.proc.pid], uploaded, nginx.url_for(small.path), script, args
-            )
-            problems += [f"nginx: {p}" for p in reference.problems]
-            nginx.stop()
             for mode in modes:
+                # nginx again just before each mode: the load of a shared machine changes
+                # within minutes, and a ratio is only fair between neighbouring runs.
                 print(f"{mode.name}:", flush=True)
+                paired = measure("nginx", url, [nginx.proc.pid], uploaded, probe, script, args)
+                references[mode.name] = paired
+                problems += [f"nginx before {mode.name}: {p}" for p in paired.problems]
                 results[mode.name], found = run_mode(mode, tmp, uploaded, small, script, args)
                 problems += [f"{mode.name}: {p}" for p in found]
         except KeyboardInterrupt:
@@ -640,8 +652,8 @@ def main() -> int:
 
     print()
     print(f"{uploaded.mime_type}, {uploaded.size / MIB:.0f} MiB; cells: figure (amps / nginx)")
-    lines = table(reference, results, args)
-    extra = pages_import_rows()
+    lines = table(references, results, args)
+    extra = [] if args.streams_only else pages_import_rows()
     print_table(lines)
     print()
     if extra:  # the same table's other rows, with their own reference column
