@@ -115,7 +115,8 @@ class StreamFastPath:
             await send({"type": PATHSEND, "path": str(entry.path)})
         else:
             await self._start(send, status, headers)
-            await _send_body(entry, start, end, receive, send)
+            assert self.files is not None
+            await _send_body(entry, start, end, self.files.readers(), receive, send)
 
     @staticmethod
     async def _start(send: Send, status: int, headers: dict[str, str]) -> None:
@@ -153,10 +154,17 @@ def _nginx_answers_alike(scope: Scope, status: int) -> bool:
     )
 
 
-async def _send_body(entry: OpenFile, start: int, end: int, receive: Receive, send: Send) -> None:
+async def _send_body(
+    entry: OpenFile,
+    start: int,
+    end: int,
+    readers: anyio.CapacityLimiter,
+    receive: Receive,
+    send: Send,
+) -> None:
     """The bytes start..end in chunks; stops early when the client goes away."""
     if end - start <= CHUNK:
-        body = await read_at(entry.fd, start, end - start) if end > start else b""
+        body = await read_at(entry.fd, start, end - start, readers) if end > start else b""
         await send({"type": "http.response.body", "body": body})
         return
     async with anyio.create_task_group() as tasks:
@@ -164,7 +172,7 @@ async def _send_body(entry: OpenFile, start: int, end: int, receive: Receive, se
         tasks.start_soon(_watch_disconnect, receive, gone)
         offset = start
         while offset < end and not gone.is_set():
-            chunk = await read_at(entry.fd, offset, min(CHUNK, end - offset))
+            chunk = await read_at(entry.fd, offset, min(CHUNK, end - offset), readers)
             offset += len(chunk)
             try:
                 await send({"type": "http.response.body", "body": chunk, "more_body": offset < end})

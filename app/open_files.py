@@ -28,6 +28,9 @@ from app.storage import LocalStorage, StorageError
 from app.streaming import Validators
 
 MAX_OPEN = 256  # descriptors held at most; the least recently used goes first
+# Threads reading cold data at once, per process (anyio's default is 40): a disk is busy with
+# fewer, and each thread more competes with the event loop for the GIL and the CPU.
+MAX_READERS = 8
 _NOWAIT = getattr(os, "RWF_NOWAIT", 0)
 # Errors that say "this file or kernel cannot do RWF_NOWAIT": read in a thread from then on.
 _NO_NOWAIT = frozenset({errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS})
@@ -107,6 +110,13 @@ class OpenFiles:
         self.max_open = max_open
         self.entries: OrderedDict[str, OpenFile] = OrderedDict()
         self._loading: dict[str, anyio.Event] = {}
+        self._readers: anyio.CapacityLimiter | None = None
+
+    def readers(self) -> anyio.CapacityLimiter:
+        """What bounds the threads reading cold data (made in the event loop that uses it)."""
+        if self._readers is None:
+            self._readers = anyio.CapacityLimiter(MAX_READERS)
+        return self._readers
 
     async def acquire(self, media_id: str) -> OpenFile | None:
         """The clip's open file, held open until `release`; None when the route should answer."""
@@ -169,7 +179,9 @@ def _close(entry: OpenFile) -> None:
         os.close(fd)
 
 
-async def read_at(fd: int, offset: int, length: int) -> bytes:
+async def read_at(
+    fd: int, offset: int, length: int, limiter: anyio.CapacityLimiter | None = None
+) -> bytes:
     """`length` bytes at `offset`: read on the loop when in the page cache, else in a thread.
 
     RWF_NOWAIT makes the kernel answer EAGAIN (or a short read) instead of waiting for the
@@ -186,7 +198,9 @@ async def read_at(fd: int, offset: int, length: int) -> bytes:
             if error.errno not in _NO_NOWAIT:
                 raise
     if done < length:
-        done += await anyio.to_thread.run_sync(_read_into, fd, buffer, offset, done)
+        done += await anyio.to_thread.run_sync(
+            _read_into, fd, buffer, offset, done, limiter=limiter
+        )
     if done < length:
         raise EOFError(f"file ended {length - done} bytes early")
     return bytes(buffer)
