@@ -39,6 +39,11 @@ from app.models import STATUSES, Media, Track, fold_title, utcnow
 ID_PATTERN = r"^[A-Za-z0-9_-]{16,32}$"
 ID_RE = re.compile(ID_PATTERN)
 EDITABLE_FIELDS = frozenset({"title", "description", "language", "status", "status_reason"})
+# What background jobs write: the status, a new probe's findings, the web rendition.
+PROCESSED_FIELDS = frozenset(
+    {"status", "status_reason", "kind", "duration", "mime_type", "width", "height", "bitrate",
+     "codecs", "tags", "playable_key", "playable_mime_type", "playable_size", "playable_sha256"}
+)  # fmt: skip
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_CONNECT_TIMEOUT_S = 10
@@ -272,7 +277,22 @@ class Catalog:
 
     def update(self, media_id: str, **fields: object) -> Media | None:
         """Change the editable fields of a clip; None when there is no such clip."""
-        unknown = set(fields) - EDITABLE_FIELDS
+        return self._change(media_id, EDITABLE_FIELDS, fields)
+
+    def record_processing(self, media_id: str, **fields: object) -> Media | None:
+        """Keep what a background job found or made; None when the clip is gone meanwhile."""
+        return self._change(media_id, PROCESSED_FIELDS, fields)
+
+    def ids_with_status(self, status: str) -> tuple[str, ...]:
+        """Every clip in this status, oldest first (start-up re-queues the `processing` ones)."""
+        query = select(Media.id).where(Media.status == status).order_by(Media.created_at)
+        with self._read() as session:
+            return tuple(session.scalars(query))
+
+    def _change(
+        self, media_id: str, allowed: frozenset[str], fields: dict[str, object]
+    ) -> Media | None:
+        unknown = set(fields) - allowed
         if unknown:
             raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
         if "status" in fields and fields["status"] not in STATUSES:

@@ -17,14 +17,75 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _library(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The library, migrated; on SQLite its jobs run here as they are queued (no server may be
+    running to run them), on PostgreSQL they go to the queue for the workers."""
     from app.catalog import Catalog
+    from app.jobs import make_queue
     from app.library import Library, open_storage
+    from app.processing import Processor
 
     settings = _settings(args)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
-    library = Library(settings, Catalog(settings.catalog_url), open_storage(settings))
+    catalog = Catalog(settings.catalog_url)
+    storage = open_storage(settings)
+    jobs = make_queue(settings, Processor(settings, catalog, storage), inline=True)
+    library = Library(settings, catalog, storage, jobs)
     library.start()
     return library
+
+
+def worker(args: argparse.Namespace) -> int:
+    """Run background jobs from the PostgreSQL queue until SIGTERM or SIGINT."""
+    import asyncio
+    import logging
+    import signal
+
+    from app.jobs import PostgresQueue
+
+    library = _library(args)
+    if not isinstance(library.jobs, PostgresQueue):
+        print(
+            "amps worker needs a PostgreSQL catalog (AMPS_DATABASE_URL=postgresql://...); "
+            "with SQLite, amps serve runs the jobs itself.",
+            file=sys.stderr,
+        )
+        return 2
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, library.jobs.stop)
+        await library.jobs.run()
+
+    print("amps worker: running jobs", flush=True)
+    asyncio.run(run())
+    library.jobs.close()
+    return 0
+
+
+def reprobe(args: argparse.Namespace) -> int:
+    """Re-probe each clip named (every clip when none is): queued for the workers on
+    PostgreSQL, done here and now on SQLite."""
+    from app.jobs import InlineQueue
+    from app.models import STATUSES
+
+    library = _library(args)
+    catalog = library.catalog
+    ids = args.ids or [i for status in STATUSES for i in catalog.ids_with_status(status)]
+    missing = 0
+    for media_id in ids:
+        if not library.reprobe(media_id):
+            print(f"no clip {media_id}", file=sys.stderr)
+            missing += 1
+        elif isinstance(library.jobs, InlineQueue):
+            media = catalog.get(media_id)
+            reason = f" ({media.status_reason})" if media and media.status_reason else ""
+            print(f"{media_id}: {media.status if media else 'deleted'}{reason}")
+        else:
+            print(f"{media_id}: re-probe queued")
+    library.jobs.close()
+    return 1 if missing else 0
 
 
 SERVERS = ("uvicorn", "granian")
@@ -159,6 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
     make.add_argument("--if-empty", action="store_true", help="only when the library is empty")
     make.set_defaults(func=demo)
+
+    work = commands.add_parser("worker", help="run background jobs (PostgreSQL catalogs)")
+    work.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
+    work.add_argument("--log-level", default="info")
+    work.set_defaults(func=worker)
+
+    again = commands.add_parser("reprobe", help="probe stored clips again, update their records")
+    again.add_argument("ids", nargs="*", metavar="ID", help="clips (default: every clip)")
+    again.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
+    again.set_defaults(func=reprobe)
     return parser
 
 

@@ -43,6 +43,26 @@ class Settings(BaseSettings):
     probe_timeout: float = Field(
         30.0, gt=0, description="Seconds before an ffprobe/ffmpeg run on an upload is killed."
     )
+    transcode_timeout: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds before ffmpeg making a clip's web-playable rendition is killed "
+        "(the job is then retried, and the clip fails after the last attempt).",
+    )
+    run_jobs: bool = Field(
+        True,
+        description="Whether `amps serve` runs background jobs itself. With SQLite it must; "
+        "with PostgreSQL, set it off on replicas when `amps worker` processes run them.",
+    )
+    job_concurrency: int = Field(
+        1, ge=1, le=64, description="Jobs one process (server or worker) runs at once."
+    )
+    job_stalled_after: float = Field(
+        30.0,
+        ge=3,
+        description="Seconds without a heartbeat after which a PostgreSQL worker counts as "
+        "dead and its running jobs are run again (heartbeats go every third of it).",
+    )
     storage_quota_bytes: int | None = Field(
         None,
         gt=0,

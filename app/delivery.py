@@ -27,14 +27,17 @@ async def stored_response(
     media: Media | None = None,
     download_name: str | None = None,
     redirect: bool = False,
+    validators: Validators | None = None,
 ) -> Response | None:
     """GET/HEAD of `key` (ranges, conditions, CORS); None when a local file is gone.
 
-    `media`: the key is that clip's file, judged by its record's validators. `redirect`:
-    an object store answers GET with a redirect to a presigned URL.
+    `media`: the key is that clip's file, judged by its record's validators (or by
+    `validators`, for another file of the clip). `redirect`: an object store answers GET with
+    a redirect to a presigned URL.
     """
+    if validators is None and media is not None:
+        validators = record_validators(media)
     if isinstance(storage, S3Storage):
-        validators = record_validators(media) if media is not None else None
         return object_response(
             request,
             storage,
@@ -49,5 +52,5 @@ async def stored_response(
     except MissingKey:
         return None
     assert not isinstance(path, str)
-    etag = media.sha256 if media is not None else None
+    etag = validators.etag if validators is not None else None
     return stream_file(request, path, media_type=media_type, etag=etag, download_name=download_name)

@@ -13,8 +13,9 @@ import anyio.to_thread
 
 from app.catalog import Catalog, new_id
 from app.config import Settings
+from app.jobs import JobQueue
 from app.models import Media, Track
-from app.posters import PosterError, poster_name, stored_poster
+from app.posters import poster_name, stored_poster
 from app.probe import ProbeError, ProbeResult, probe_file, probe_url
 from app.problems import Problem
 from app.quick_probe import quick_probe
@@ -142,10 +143,13 @@ def open_storage(settings: Settings) -> Storage:
 
 
 class Library:
-    def __init__(self, settings: Settings, catalog: Catalog, storage: Storage) -> None:
+    def __init__(
+        self, settings: Settings, catalog: Catalog, storage: Storage, jobs: JobQueue
+    ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.storage = storage
+        self.jobs = jobs
 
     def start(self) -> None:
         """Bring the catalog schema up to date and clear leftovers of interrupted writes."""
@@ -167,10 +171,12 @@ class Library:
         """Copy an existing file into the library (amps demo)."""
         media = self._store(self._copy(path), path.name, fields, quick=False)
         try:
-            return self.catalog.add(media)
+            media = self.catalog.add(media)
         except BaseException:
             self.storage.delete(media.storage_key)
             raise
+        self._queue("process", media.id)
+        return media
 
     def import_files(
         self, paths: Iterable[Path], workers: int = IMPORT_WORKERS
@@ -204,6 +210,8 @@ class Library:
         except BaseException:
             self._remove([media.storage_key for _, media in stored])
             raise
+        for _, media in stored:
+            self._queue("process", media.id)
         yield from stored
 
     def _copy(self, path: Path) -> Pending:
@@ -220,10 +228,12 @@ class Library:
     def _add(self, pending: Pending, filename: str | None, fields: dict[str, str]) -> Media:
         media = self._store(pending, filename, fields, quick=False)
         try:
-            return self.catalog.add(media)
+            media = self.catalog.add(media)
         except BaseException:
             self.storage.delete(media.storage_key)
             raise
+        self._queue("process", media.id)
+        return media
 
     def _store(
         self, pending: Pending, filename: str | None, fields: dict[str, str], *, quick: bool
@@ -259,6 +269,20 @@ class Library:
                 return probe_url(stored.url, stored.file, stored.size, timeout)
             return (quick and quick_probe(stored)) or probe_file(stored, timeout)
 
+    def reprobe(self, media_id: str) -> bool:
+        """Queue a re-probe of the clip's stored file; False when there is no such clip."""
+        if self.catalog.get(media_id) is None:
+            return False
+        self._queue("reprobe", media_id)
+        return True
+
+    def _queue(self, task: str, media_id: str) -> None:
+        try:
+            self.jobs.defer(task, media_id)
+        except Exception:
+            # The record says `processing`: the next start of a server or worker queues it.
+            log.exception("could not queue %s of %s", task, media_id)
+
     @staticmethod
     def _record(
         result: ProbeResult,
@@ -273,7 +297,7 @@ class Library:
             description=fields["description"] or "",
             language=fields["language"],
             kind=result.kind,
-            status="ready",
+            status="processing",
             duration=result.duration,
             mime_type=result.mime_type,
             size=pending.size,
@@ -309,8 +333,10 @@ class Library:
         media = self.catalog.delete(media_id)
         if media is None:
             return False
-        poster = media_key(media.id, poster_name(media.kind))
-        self._remove([media.storage_key, poster, *(t.storage_key for t in media.tracks)])
+        keys = [media.storage_key, media_key(media.id, poster_name(media.kind))]
+        if media.playable_key:
+            keys.append(media.playable_key)
+        self._remove([*keys, *(t.storage_key for t in media.tracks)])
         return True
 
     def delete_track(self, media_id: str, track_id: str) -> bool:
@@ -327,15 +353,6 @@ class Library:
             except (OSError, StorageError):
                 log.warning("could not remove %s; the start-up sweep will", key)
 
-    def make_poster(self, media_id: str) -> None:
-        """Render the poster now (after an upload) so the first reader need not wait."""
-        media = self.catalog.get(media_id)
-        try:
-            if media is not None:
-                self.poster_key(media)
-        except (PosterError, StorageError) as exc:
-            log.warning("no poster for %s: %s", media_id, exc)
-
     def poster_key(self, media: Media) -> str:
         """The clip's poster, made from its file on first use; PosterError when it cannot be."""
         return stored_poster(self.storage, media, self.file_of(media), self.settings.probe_timeout)
@@ -344,6 +361,15 @@ class Library:
         """Where ffmpeg reads the clip (a path, or a presigned URL); None when it is gone."""
         try:
             return self.storage.source(media.storage_key)
+        except MissingKey:
+            return None
+
+    def playable_source(self, media: Media) -> Path | str | None:
+        """Where the clip's web rendition is read; None when it has none (or it is gone)."""
+        if media.playable_key is None:
+            return None
+        try:
+            return self.storage.source(media.playable_key)
         except MissingKey:
             return None
 

@@ -1,5 +1,7 @@
 """The application factory: everything is built from a Settings object, never at import time."""
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,15 +16,18 @@ from app.config import Settings
 from app.fastpath import StreamFastPath
 from app.headers import SecurityHeaders
 from app.i18n import LOCALES
+from app.jobs import make_queue
 from app.library import Library, open_storage
 from app.limits import BodyLimit, RateLimiter
 from app.open_files import OpenFiles
 from app.page_cache import PageCache, StampReader, files_hash, quick_stamps, read_stamps
+from app.processing import Processor
 from app.routes import (
     health,
     media,
     oembed,
     pages,
+    playable,
     posters,
     static,
     stream,
@@ -33,6 +38,7 @@ from app.storage import LocalStorage
 from app.storage_s3 import S3Storage
 from app.templating import TEMPLATES, make_templates
 
+log = logging.getLogger("amps")
 DESCRIPTION = """\
 amps probes audio and video clips, serves them as byte-range streams and renders an
 accessible player for them. Reads are public. Writes (`POST`, `PATCH`, `DELETE`) need
@@ -48,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(settings.catalog_url)
     storage = open_storage(settings)
-    library = Library(settings, catalog, storage)
+    jobs = make_queue(settings, Processor(settings, catalog, storage))
+    library = Library(settings, catalog, storage, jobs)
     # Kept-open files serve clips on a local disk; other storage goes through the route.
     open_files = None
     if isinstance(storage, LocalStorage) and settings.stream_cache_seconds > 0:
@@ -57,11 +64,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(library.start)
-        yield
-        if open_files is not None:
-            open_files.close()
-        app.state.stamps.close()
-        catalog.dispose()
+        worker = asyncio.create_task(jobs.run()) if settings.run_jobs else None
+        try:
+            yield
+        finally:
+            if worker is not None:
+                jobs.stop()
+                await asyncio.wait([worker])
+                if not worker.cancelled() and worker.exception() is not None:
+                    log.error("the job runner failed", exc_info=worker.exception())
+            await anyio.to_thread.run_sync(jobs.close)
+            if open_files is not None:
+                open_files.close()
+            app.state.stamps.close()
+            catalog.dispose()
 
     # FastAPI's OpenTelemetry hook asks the global providers on every request (~14 us of a
     # ~40 us stream answer); amps sets up no telemetry, so it is off.
@@ -87,7 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         quick = quick_stamps(catalog.quick_stamp, storage)
     app.state.stamps = StampReader(read_stamps(catalog.stamps, storage.exists), quick)
     problems.install(app, pages.page_not_found)
-    for module in (media, tracks, stream, posters, health, pages, upload_page, static, oembed):
+    routers = (media, tracks, stream, playable, posters, health, pages, upload_page, static)
+    for module in (*routers, oembed):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, read_timeout=settings.upload_read_timeout)
     # A redirected stream comes from the store: the player's pages must allow its origin.

@@ -33,6 +33,17 @@ NAMING_CONVENTION = {
 }
 
 
+# The job queue's own tables (procrastinate, PostgreSQL only) share the catalog's schema.
+QUEUE_TABLE_PREFIX = "procrastinate_"
+
+
+def is_catalog_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's include_object: the job queue's tables are not the catalog's to compare."""
+    return not (reflected and name is not None and name.startswith(QUEUE_TABLE_PREFIX))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -104,6 +115,11 @@ class Media(Base):
     storage_key: Mapped[str] = mapped_column(String(255))
     original_filename: Mapped[str | None] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
+    # A web-playable copy (H.264/AAC MP4, or AAC M4A) when browsers cannot play the original.
+    playable_key: Mapped[str | None] = mapped_column(String(255))
+    playable_mime_type: Mapped[str | None] = mapped_column(String(255))
+    playable_size: Mapped[int | None] = mapped_column(BigInteger)
+    playable_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

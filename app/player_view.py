@@ -67,6 +67,13 @@ class PlayerView:
         return self.state == "ready"
 
     @property
+    def source_type(self) -> str:
+        """The type of what the player's <source> points at (urls.playable)."""
+        if self.media is None:
+            return ""
+        return self.media.playable_mime_type or self.media.mime_type
+
+    @property
     def duration(self) -> float:
         return self.media.duration if self.media else 0.0
 
@@ -159,7 +166,7 @@ def build_view(
         return PlayerView(t=t, state="missing")
     has_file = storage.exists(media.storage_key)
     state = media.status if media.status != "ready" or has_file else "missing"
-    urls = media_urls(base, media.id).model_dump()
+    urls = media_urls(base, media.id, rendition=media.playable_key is not None).model_dump()
     shown = pick_caption_track(list(media.tracks), captions, None) if captions else None
     transcript_track = shown or pick_caption_track(list(media.tracks), media.language, t.code)
     tracks = [

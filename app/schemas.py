@@ -11,7 +11,11 @@ TrackKind = Literal["captions", "subtitles", "descriptions", "chapters"]
 
 
 class MediaUrls(BaseModel):
-    stream: str
+    stream: str = Field(description="The original, as uploaded (also for download).")
+    playable: str = Field(
+        description="What browsers should play: a web rendition (H.264/AAC) when they cannot "
+        "play the original, else the stream."
+    )
     download: str
     embed: str
     watch: str
@@ -34,11 +38,17 @@ class MediaPublic(BaseModel):
     description: str = ""
     language: str | None = Field(None, examples=["en"])
     kind: Kind
-    status: Status
+    status: Status = Field(
+        description="`processing` until the background jobs are done, then `ready`, or "
+        "`failed` with `status_reason` saying why."
+    )
     status_reason: str | None = None
     duration: float = Field(examples=[205.0])
     duration_text: str = Field(examples=["3:25"])
     mime_type: str = Field(examples=["video/mp4"])
+    playable_mime_type: str = Field(
+        examples=["video/mp4"], description="The type of what `urls.playable` serves."
+    )
     size: int = Field(examples=[2477505])
     width: int | None = Field(None, examples=[1280])
     height: int | None = Field(None, examples=[720])

@@ -30,10 +30,12 @@ def base_url(request: Request, public_url: str | None) -> str:
     return base
 
 
-def media_urls(base: str, media_id: str) -> MediaUrls:
+def media_urls(base: str, media_id: str, *, rendition: bool = False) -> MediaUrls:
+    """`playable` is what a browser should play: the web rendition when the clip has one."""
     watch = f"{base}/media/{media_id}"
     return MediaUrls(
         stream=f"{watch}/stream",
+        playable=f"{watch}/playable" if rendition else f"{watch}/stream",
         download=f"{watch}/stream?download=1",
         embed=f"{base}/embed/{media_id}",
         watch=watch,
@@ -48,7 +50,7 @@ def track_url(base: str, media_id: str, track_id: str) -> str:
 
 
 def public_record(media: Media, base: str) -> MediaPublic:
-    urls = media_urls(base, media.id)
+    urls = media_urls(base, media.id, rendition=media.playable_key is not None)
     tracks = [
         TrackPublic(
             id=t.id,
@@ -70,6 +72,7 @@ def public_record(media: Media, base: str) -> MediaPublic:
         duration=media.duration,
         duration_text=format_duration(media.duration),
         mime_type=media.mime_type,
+        playable_mime_type=media.playable_mime_type or media.mime_type,
         size=media.size,
         width=media.width,
         height=media.height,

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -123,3 +123,16 @@ def s3_settings(tmp_path: Path, seaweedfs: "SeaweedFS") -> "Settings":
         probe_timeout=20,
         **values,  # type: ignore[arg-type]
     )
+
+
+def wait_processed(client: Any, media_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The clip's record once its background jobs are done (`ready` or `failed`); `client`
+    is a TestClient or an httpx client with the server's base URL."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        record: dict[str, Any] = client.get(f"/api/media/{media_id}").json()
+        if record.get("status") != "processing" or time.monotonic() > deadline:
+            return record
+        time.sleep(0.1)

@@ -31,6 +31,9 @@ FORMATS: dict[str, tuple[list[str], list[str]]] = {
         ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "40k",
          "-c:a", "libopus", "-b:a", "24k", "-shortest"],
     ),
+    # MPEG-4 Part 2 and MP3 in AVI: browsers play neither container nor video codec.
+    "video.avi": (VIDEO_IN, ["-c:v", "mpeg4", "-q:v", "8", "-c:a", "libmp3lame", "-b:a", "32k",
+                             "-shortest"]),
     "cbr.mp3": (AUDIO_IN, ["-c:a", "libmp3lame", "-b:a", "64k"]),
     "vbr.mp3": (AUDIO_IN, ["-c:a", "libmp3lame", "-q:a", "4"]),
     "vbr-no-xing.mp3": (AUDIO_IN, ["-c:a", "libmp3lame", "-q:a", "4", "-write_xing", "0"]),

@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import stored_files
+from tests.conftest import stored_files, wait_processed
 from tests.media import LENGTH, truncate
 
 PROBLEM = "application/problem+json"
@@ -27,8 +27,14 @@ EXPECTED = {
 
 
 def upload(client: TestClient, path: Path, name: str | None = None, **fields: str):  # type: ignore[no-untyped-def]
+    """POST the file; the answer is returned once the clip's background jobs are done too."""
     with path.open("rb") as handle:
-        return client.post("/api/media", files={"file": (name or path.name, handle)}, data=fields)
+        response = client.post(
+            "/api/media", files={"file": (name or path.name, handle)}, data=fields
+        )
+    if response.status_code == 201:
+        wait_processed(client, response.json()["id"])
+    return response
 
 
 def assert_nothing_kept(client: TestClient, settings: Settings) -> None:
@@ -44,7 +50,8 @@ def test_upload_records_probe_results(
     assert response.status_code == 201, response.text
     record = response.json()
     kind, mime = EXPECTED[name]
-    assert (record["kind"], record["mime_type"], record["status"]) == (kind, mime, "ready")
+    assert (record["kind"], record["mime_type"], record["status"]) == (kind, mime, "processing")
+    assert wait_processed(client, record["id"])["status"] == "ready"
     assert abs(record["duration"] - LENGTH) < 0.1
     assert record["duration_text"] == "3:25"
     assert record["size"] == media_files[name].stat().st_size

@@ -7,7 +7,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.config import Settings
-from tests.conftest import stored_files
+from tests.conftest import stored_files, wait_processed
 
 NO_MEDIA = "No media source currently available"
 
@@ -20,6 +20,7 @@ def clip(client: TestClient, media_files: dict[str, Path]) -> dict[str, str]:
             files={"file": ("v.mp4", handle)},
             data={"title": "Budget <b>debate</b> & vote", "description": "First.\n\nSecond."},
         ).json()
+    assert wait_processed(client, record["id"])["status"] == "ready"
     vtt = "WEBVTT\n\n00:00.000 --> 00:05.000\nHello <script>alert(1)</script>\n\n"
     vtt += "01:05.000 --> 01:10.000\nSecond line\n"
     response = client.post(

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from app.config import Settings
 from app.posters import PosterError, render_poster
-from tests.conftest import stored_files
+from tests.conftest import stored_files, wait_processed
 from tests.media import LENGTH, truncate
 
 PROBLEM = "application/problem+json"
@@ -21,7 +21,7 @@ def upload(client: TestClient, path: Path) -> dict[str, Any]:
     with path.open("rb") as handle:
         response = client.post("/api/media", files={"file": (path.name, handle)})
     assert response.status_code == 201, response.text
-    record: dict[str, Any] = response.json()
+    record: dict[str, Any] = wait_processed(client, response.json()["id"])
     return record
 
 

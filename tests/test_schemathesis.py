@@ -135,6 +135,7 @@ def test_every_operation_answers_as_documented(
                 continue
             except (AssertionError, BaseExceptionGroup) as exc:  # run all, report all
                 failures.append(f"{operation.label} ({mode}): {describe(exc)}")
+    app.state.library.jobs.close()  # no lifespan here: close what queueing opened
     app.state.catalog.dispose()
     print(f"schemathesis: {len(operations)} operations, up to {EXAMPLES} examples per mode")
     assert not failures, "\n\n".join(failures)

@@ -18,12 +18,12 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from app import posters, probe
+from app import posters, probe, renditions
 from app.config import Settings
 from app.limits import BodyLimit, RateLimiter
 from app.main import create_app
 from tests import media
-from tests.conftest import stored_files
+from tests.conftest import stored_files, wait_processed
 
 PROBLEM = "application/problem+json"
 TOKEN = "s3cret-token"
@@ -128,8 +128,12 @@ def loopback(tmp_path: Path) -> Iterator[TestClient]:
 
 
 def upload(client: TestClient, clip: Path, name: str = "clip.wav", **fields: str) -> Any:
+    """POST the clip; returns once a stored clip's background jobs are done too."""
     files = {"file": (name, clip.read_bytes(), "audio/wav")}
-    return client.post("/api/media", files=files, data=fields)
+    response = client.post("/api/media", files=files, data=fields)
+    if response.status_code == 201:
+        wait_processed(client, response.json()["id"])
+    return response
 
 
 def add_clip(client: TestClient, clip: Path, **fields: str) -> dict[str, Any]:
@@ -548,9 +552,9 @@ def test_control_characters_in_text_fields_are_422(loopback: TestClient, tiny_cl
 @pytest.fixture
 def any_catalog(database_url: str | None, tmp_path: Path) -> Iterator[TestClient]:
     """The app over each catalog: PostgreSQL refuses some text SQLite takes (NUL)."""
+    # The app disposes of its catalog at shutdown, after its job runner has stopped using it.
     with make_client(tmp_path, database_url=database_url) as client:
         yield client
-        client.app.state.catalog.dispose()  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("q", ["%00", "a%00b", "%1b[31m", "%", "_", "\\", "'", "%c0%af"])
@@ -666,6 +670,12 @@ def test_posters_run_ffmpeg_through_the_same_runner(tmp_path: Path, tiny_clip: P
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(posters.PosterError, match="too long"):
         posters.render_poster(tiny_clip, "audio", 1.0, tmp_path / "late.png", timeout=0.001)
+
+
+def test_renditions_run_ffmpeg_through_the_same_runner(tmp_path: Path, tiny_clip: Path) -> None:
+    assert "subprocess" not in vars(renditions), "renditions must not start tools on their own"
+    with pytest.raises(probe.ProbeTimeout):
+        renditions.make_rendition(tiny_clip, "audio", tmp_path / "late.m4a", timeout=0.001)
 
 
 def test_uploaded_file_hash_matches_what_was_sent(loopback: TestClient, tiny_clip: Path) -> None:

@@ -7,7 +7,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection, create_engine, pool
 
 from app.config import normalize_database_url
-from app.models import Base, UTCDateTime
+from app.models import Base, UTCDateTime, is_catalog_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -34,6 +34,7 @@ def run_migrations(connection: Connection) -> None:
         # SQLite cannot ALTER most things; batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=is_catalog_object,
         render_item=render_item,
     )
     with context.begin_transaction():

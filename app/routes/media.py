@@ -4,7 +4,7 @@ import re
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import URL
 
 from app.auth import check_writer
@@ -60,11 +60,12 @@ def find_media(catalog: Any, media_id: str) -> Media:
 async def upload_media(
     request: Request,
     response: Response,
-    background: BackgroundTasks,
     library: LibraryDep,
     settings: SettingsDep,
 ) -> MediaPublic:
-    """Streamed to storage as it arrives; refused (and nothing kept) unless it is audio or video."""
+    """Streamed to storage as it arrives; refused (and nothing kept) unless it is audio or video.
+    The clip is recorded as `processing`; a background job makes its poster (and a version web
+    browsers play, when they cannot play the original) and turns it `ready` or `failed`."""
     check_upload_rate(request)
     check_writer(request, settings)
     try:
@@ -74,7 +75,6 @@ async def upload_media(
     except UploadError as exc:
         raise Problem(exc.status, str(exc), field=exc.field or "file") from exc
     media = await library.add_upload(received)
-    background.add_task(anyio.to_thread.run_sync, library.make_poster, media.id)
     record = public_record(media, base_url(request, settings.public_url))
     response.headers["Location"] = record.urls.api
     return record

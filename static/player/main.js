@@ -18,6 +18,7 @@ import pip from "./pip.js";
 import help from "./help.js";
 import keyboard from "./keyboard.js";
 import bridge from "./bridge.js";
+import watchProcessing from "./processing.js";
 
 const CONTROLS = [status, play, seek, time, mute, volume, menus, captions, captionStyle, speed,
   chapters, description, transcript, fullscreen, pip, help, keyboard, bridge];
@@ -42,4 +43,7 @@ function startAt(ctl) {
   ctl.media.readyState ? go() : ctl.media.addEventListener("loadedmetadata", go, { once: true });
 }
 
-for (const root of document.querySelectorAll("[data-amps-player]")) enhance(root);
+for (const root of document.querySelectorAll("[data-amps-player]")) {
+  watchProcessing(root);
+  enhance(root);
+}
