@@ -13,11 +13,12 @@ import anyio.to_thread
 
 from app.catalog import Catalog, new_id
 from app.config import Settings
-from app.jobs import JobQueue
+from app.jobs import JobQueue, make_queue
 from app.models import Media, Track
 from app.posters import poster_name, stored_poster
 from app.probe import ProbeError, ProbeResult, probe_file, probe_url
 from app.problems import Problem
+from app.processing import Processor
 from app.quick_probe import quick_probe
 from app.storage import (
     LocalStorage,
@@ -144,12 +145,13 @@ def open_storage(settings: Settings) -> Storage:
 
 class Library:
     def __init__(
-        self, settings: Settings, catalog: Catalog, storage: Storage, jobs: JobQueue
+        self, settings: Settings, catalog: Catalog, storage: Storage, jobs: JobQueue | None = None
     ) -> None:
+        """`jobs` defaults to running each job in the caller, as the CLI does on SQLite."""
         self.settings = settings
         self.catalog = catalog
         self.storage = storage
-        self.jobs = jobs
+        self.jobs = jobs or make_queue(settings, Processor(settings, catalog, storage), inline=True)
 
     def start(self) -> None:
         """Bring the catalog schema up to date and clear leftovers of interrupted writes."""

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.main import create_app
 from app.page_cache import PageCache, PageStamp, StampReader
 from app.streaming import etag_listed
+from tests.conftest import wait_processed
 
 PAGES = ("/media/{id}", "/embed/{id}")
 
@@ -25,7 +26,8 @@ def upload(client: TestClient, path: Path, title: str = "Budget debate") -> dict
             "/api/media", files={"file": ("v.mp4", handle)}, data={"title": title}
         )
     assert response.status_code == 201, response.text
-    record: dict[str, Any] = response.json()
+    record: dict[str, Any] = wait_processed(client, response.json()["id"])
+    assert record["status"] == "ready"
     return record
 
 
