@@ -299,3 +299,35 @@ def test_library_shows_a_processing_clip_turning_ready_without_a_reload(
     finally:
         catalog.delete(media_id)
         catalog.dispose()
+
+
+def test_watch_page_of_a_processing_clip_says_wait_then_plays_without_a_reader_reload(
+    page: Page, library: Library, media_files: dict[str, Path]
+) -> None:
+    """A record set `processing` by hand (no job of this server's runs for it): the page says
+    so, then reloads itself once the record turns ready, and the player plays."""
+    from app.storage import LocalStorage
+
+    catalog = Catalog(Settings(media_dir=library.server.media_dir).catalog_url)
+    media_id = new_id()
+    key = media_key(media_id, "original.mp4")
+    data = media_files["video.mp4"].read_bytes()
+    LocalStorage(library.server.media_dir).put_bytes(key, data, "video/mp4")
+    catalog.add(
+        Media(
+            id=media_id, title="Still being prepared", kind="video", status="processing",
+            duration=205.0, mime_type="video/mp4", size=len(data), codecs=["h264", "aac"],
+            tags={}, storage_key=key, sha256="0" * 64,
+        )
+    )  # fmt: skip
+    try:
+        page.goto(f"{library.url}/media/{media_id}")
+        assert "please wait" in page.inner_text(".amps-status")
+        assert page.locator("video").count() == 0
+        catalog.update(media_id, status="ready")
+        page.locator("video.amps-media").wait_for(timeout=15_000)
+        assert page.get_attribute("[data-amps-player]", "data-state") == "ready"
+        page.wait_for_function("document.querySelector('video').readyState >= 1")
+    finally:
+        catalog.delete(media_id)
+        catalog.dispose()
