@@ -20,6 +20,7 @@ from app.probe import ProbeError, ProbeResult, probe_file, probe_url
 from app.problems import Problem
 from app.processing import Processor
 from app.quick_probe import quick_probe
+from app.renditions import browsers_play
 from app.storage import (
     LocalStorage,
     MissingKey,
@@ -207,13 +208,20 @@ class Library:
             return Problem(422, f"The file cannot be read: {exc.strerror or exc}.", field="file")
 
     def _record_all(self, stored: list[tuple[Path, Media]]) -> Iterator[tuple[Path, Media]]:
+        # An imported file browsers play needs no job: it was checked as it was copied, and
+        # its poster is made on first view. Running the poster job here (one ffmpeg per
+        # file) made an import of 1,000 audio files ~40x slower.
+        for _, media in stored:
+            if browsers_play(media.mime_type, media.codecs):
+                media.status = "ready"
         try:
             self.catalog.add_all([media for _, media in stored])
         except BaseException:
             self._remove([media.storage_key for _, media in stored])
             raise
         for _, media in stored:
-            self._queue("process", media.id)
+            if media.status == "processing":
+                self._queue("process", media.id)
         yield from stored
 
     def _copy(self, path: Path) -> Pending:

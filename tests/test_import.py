@@ -117,3 +117,7 @@ def test_import_of_a_mixed_folder(media_files: dict[str, Path], tmp_path: Path) 
     # alone: the video, the MP3 without a Xing header, the cut files and the non-media.
     full_probes = [line for line in runs.read_text().splitlines() if "-show_format" in line]
     assert len(full_probes) == len(FOR_FFPROBE) + 5
+    # Browsers play every accepted file as it is: each is ready at once, with no job (and so
+    # no poster rendered by ffmpeg) run during the import; posters come on first view.
+    assert {m.status for m in records} == {"ready"}
+    assert not [line for line in runs.read_text().splitlines() if "showwavespic" in line]
