@@ -17,7 +17,7 @@ from app.catalog import Catalog
 from app.config import Settings
 from app.models import Media
 from app.posters import PosterError, poster_name, stored_poster
-from app.probe import ProbeError, ProbeTimeout, ToolMissing, probe_file
+from app.probe import ProbeError, ProbeTimeout, ToolMissing, probe_file, probe_url
 from app.renditions import (
     Rendition,
     RenditionError,
@@ -26,7 +26,7 @@ from app.renditions import (
     make_rendition,
     rendition_name,
 )
-from app.storage import MissingKey, Storage, StorageError, media_key
+from app.storage import MissingKey, RemoteFile, Storage, StorageError, media_key
 
 log = logging.getLogger("amps")
 COPY_CHUNK = 1024 * 1024
@@ -101,13 +101,15 @@ class Processor:
 
     def _reprobe(self, media: Media) -> None:
         source = self._checked_source(media)
-        if not isinstance(source, Path):
-            # ffprobe over a URL needs the object opened for mutagen too: not done yet.
-            log.warning("re-probe of %s skipped: its file is in an object store", media.id)
-            self._finish(media, status="ready", status_reason=None)
-            return
+        timeout = self.settings.probe_timeout
         try:
-            result = probe_file(source, self.settings.probe_timeout)
+            with self.storage.opened_key(media.storage_key) as stored:
+                if isinstance(stored, RemoteFile):
+                    result = probe_url(stored.url, stored.file, stored.size, timeout)
+                else:
+                    result = probe_file(stored, timeout)
+        except MissingKey:
+            raise JobFailed(GONE) from None
         except ProbeTimeout:
             raise
         except ProbeError as exc:

@@ -161,6 +161,7 @@ class RemoteFile:
 class Storage(Protocol):
     def begin(self) -> Pending: ...
     def opened(self, pending: Pending) -> contextlib.AbstractContextManager[Path | RemoteFile]: ...
+    def opened_key(self, key: str) -> contextlib.AbstractContextManager[Path | RemoteFile]: ...
     def commit(self, pending: Pending, key: str, media_type: str | None = None) -> None: ...
     def discard(self, pending: Pending) -> None: ...
     def put_bytes(self, key: str, data: bytes, media_type: str | None = None) -> None: ...
@@ -269,6 +270,11 @@ class LocalStorage:
     def opened(self, pending: Pending) -> Iterator[Path | RemoteFile]:
         """The temp file's path, for the probe to open."""
         yield _own(pending).path
+
+    @contextlib.contextmanager
+    def opened_key(self, key: str) -> Iterator[Path | RemoteFile]:
+        """A stored file's path, for a re-probe to open; MissingKey when there is none."""
+        yield self.source(key)
 
     def commit(self, pending: Pending, key: str, media_type: str | None = None) -> None:
         """Make the temp file durable and move it under key, replacing what was there."""

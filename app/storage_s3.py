@@ -177,13 +177,22 @@ class S3Storage:
         """The finished upload as a presigned URL (for ffprobe) and a ranged-read file."""
         upload = _own(pending)
         upload.finish()
-        url = self.presign(upload.key, expires=self.settings.probe_timeout + 60)
-        reader = obstore.open_reader(
-            self.store, upload.key, buffer_size=PROBE_READ_BUFFER, size=upload.size
-        )
+        with self._remote(upload.key, upload.size) as remote:
+            yield remote
+
+    @contextlib.contextmanager
+    def opened_key(self, key: str) -> Iterator[Path | RemoteFile]:
+        """A stored object, read as `opened` reads an upload (for a re-probe)."""
+        with self._remote(key, self.info(key).size) as remote:
+            yield remote
+
+    @contextlib.contextmanager
+    def _remote(self, key: str, size: int) -> Iterator[RemoteFile]:
+        url = self.presign(key, expires=self.settings.probe_timeout + 60)
+        reader = obstore.open_reader(self.store, key, buffer_size=PROBE_READ_BUFFER, size=size)
         try:
             # mutagen and the probe need only read/seek/tell of a BinaryIO.
-            yield RemoteFile(url, cast(BinaryIO, _ReaderFile(reader)), upload.size)
+            yield RemoteFile(url, cast(BinaryIO, _ReaderFile(reader)), size)
         finally:
             reader.close()
 
