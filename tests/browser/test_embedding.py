@@ -324,6 +324,11 @@ def test_watch_page_of_a_processing_clip_says_wait_then_plays_without_a_reader_r
         page.goto(f"{library.url}/media/{media_id}")
         assert "please wait" in page.inner_text(".amps-status")
         assert page.locator("video").count() == 0
+        # The message sits on an empty stage, clear of the clip's length below it.
+        status = page.locator(".amps-status").bounding_box()
+        time_line = page.locator(".amps-time").bounding_box()
+        assert status is not None and time_line is not None
+        assert status["y"] + status["height"] <= time_line["y"], (status, time_line)
         catalog.update(media_id, status="ready")
         page.locator("video.amps-media").wait_for(timeout=15_000)
         assert page.get_attribute("[data-amps-player]", "data-state") == "ready"
