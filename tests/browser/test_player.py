@@ -111,6 +111,17 @@ def undecodable(library: Library, tmp_path_factory: pytest.TempPathFactory) -> C
         "-c:v", "mpeg4", "-c:a", "libmp3lame", "-shortest", str(path),
     )  # fmt: skip
     clip = library.upload(path, title="A clip this browser cannot play")
+    # Uploads get a web-playable copy now; without it (as a clip from before copies were
+    # made, or one whose copy is gone) the player is given the original, which it cannot play.
+    from app.catalog import Catalog
+    from app.config import Settings
+
+    catalog = Catalog(Settings(media_dir=library.server.media_dir).catalog_url)
+    try:
+        gone = dict.fromkeys(["playable_mime_type", "playable_size", "playable_sha256"])
+        assert catalog.record_processing(clip.id, playable_key=None, **gone) is not None
+    finally:
+        catalog.dispose()
     if library.has_tracks_route:
         clip = library.add_track(clip, CAPTIONS_VTT)
     return clip
