@@ -172,14 +172,7 @@ class Library:
 
     def add_file(self, path: Path, **fields: str) -> Media:
         """Copy an existing file into the library (amps demo)."""
-        media = self._store(self._copy(path), path.name, fields, quick=False)
-        try:
-            media = self.catalog.add(media)
-        except BaseException:
-            self.storage.delete(media.storage_key)
-            raise
-        self._queue("process", media.id)
-        return media
+        return self._add(self._copy(path), path.name, fields)
 
     def import_files(
         self, paths: Iterable[Path], workers: int = IMPORT_WORKERS
