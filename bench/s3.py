@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import statistics
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
-import psutil
 from _support import (
     CACHE,
     MB,
@@ -39,6 +35,7 @@ from _support import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.seaweed import ACCESS_KEY, BUCKET, SECRET_KEY, SeaweedFS  # noqa: E402
+from tests.streamed_upload import PeakRss, multipart_body  # noqa: E402
 
 RANGE = 64 * 1024
 FULL_RUNS = 6
@@ -62,54 +59,10 @@ def noise_video(size_mb: int) -> Path:
     return _ffmpeg([*args, "-pix_fmt", "yuv420p"], target)
 
 
-class PeakRss:
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.start = self.peak = self.rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.rss())
-
-    def rss(self) -> int:
-        """The server's resident memory: granian serves from worker processes of `pid`."""
-        total = 0
-        for process in [self.process, *self.process.children(recursive=True)]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                total += process.memory_info().rss
-        return total
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def form(path: Path, boundary: str = "amps-bench") -> tuple[Iterator[bytes], int]:
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="b.mkv"\r\n\r\n'
-    ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-
-    def chunks() -> Iterator[bytes]:
-        yield head
-        with path.open("rb") as file:
-            while chunk := file.read(MIB):
-                yield chunk
-        yield tail
-
-    return chunks(), len(head) + path.stat().st_size + len(tail)
-
-
 def upload(server: AmpsServer, path: Path) -> tuple[dict[str, object], float, int]:
     """(record, seconds, RSS growth in bytes) of one streamed upload."""
     assert server.proc is not None
-    body, length = form(path)
+    body, length = multipart_body(path, "amps-bench", "b.mkv")
     headers = {"Content-Type": "multipart/form-data; boundary=amps-bench"}
     headers["Content-Length"] = str(length)
     with PeakRss(server.proc.pid) as rss:

@@ -1,26 +1,23 @@
 """A real `amps serve` process over a real SeaweedFS: big uploads stream through in bounded
 memory, and a client hanging up or a crash leaves no object and no multipart upload."""
 
-import contextlib
 import os
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-import psutil
 import pytest
 
 from tests.conftest import s3_environment
 from tests.e2e.conftest import Server, free_port
 from tests.e2e.test_server import wait_for
 from tests.seaweed import BUCKET, SeaweedFS
+from tests.streamed_upload import MIB, PeakRss, multipart_body
 
-MIB = 1024 * 1024
 BIG = 120 * MIB
 # What the server may grow by while a file of any size passes through: 8 MiB parts, 4 in
 # flight, read buffers and the probe; a server holding the file would grow by BIG.
@@ -64,59 +61,11 @@ def big_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def multipart_body(path: Path, boundary: str = "amps-big") -> tuple[Iterator[bytes], int]:
-    """The upload form, streamed from disk (the test must not hold the file either)."""
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mkv"\r\n'
-        "Content-Type: video/x-matroska\r\n\r\n"
-    ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-
-    def chunks() -> Iterator[bytes]:
-        yield head
-        with path.open("rb") as file:
-            while chunk := file.read(MIB):
-                yield chunk
-        yield tail
-
-    return chunks(), len(head) + path.stat().st_size + len(tail)
-
-
-class PeakRss:
-    """Samples the resident memory of a process and its children (granian's workers) every
-    20 ms while in the `with` block."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.start = self.peak = self.rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample)
-
-    def rss(self) -> int:
-        total = 0
-        for process in [self.process, *self.process.children(recursive=True)]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                total += process.memory_info().rss
-        return total
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.rss())
-
-    def __enter__(self) -> "PeakRss":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def test_big_upload_streams_into_the_store_in_bounded_memory(
     s3_server: Server, seaweedfs: SeaweedFS, big_video: Path
 ) -> None:
     assert s3_server.process is not None
-    body, length = multipart_body(big_video)
+    body, length = multipart_body(big_video, "amps-big", "big.mkv", "video/x-matroska")
     headers = {"Content-Type": "multipart/form-data; boundary=amps-big"}
     headers["Content-Length"] = str(length)
     with PeakRss(s3_server.process.pid) as rss:
