@@ -68,7 +68,8 @@ from _support import (
 )
 
 sys.path.insert(0, str(ROOT))
-from tests.nginx import ACCEL_PREFIX, site_config  # noqa: E402  (docs/nginx.conf, rendered)
+from tests.nginx import ACCEL_PREFIX  # noqa: E402
+from tests.nginx import Nginx as SampleNginx  # noqa: E402  (docs/nginx.conf in front of amps)
 
 RANGE_BYTES = 64 * 1024
 SMALL_FILE_BYTES = 64 * MIB  # a small file is fetched repeatedly, on one connection, to this
@@ -317,41 +318,6 @@ class Figures:
     problems: list[str] = field(default_factory=list)
 
 
-class AcceleratingNginx:
-    """docs/nginx.conf in front of an amps server, as an operator would run it."""
-
-    def __init__(self, prefix: Path, upstream_port: int, media_dir: Path) -> None:
-        self.prefix, self.upstream_port, self.media_dir = prefix, upstream_port, media_dir
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.prefix.mkdir(parents=True)
-        (self.prefix / "site.conf").write_text(
-            site_config(self.upstream_port, self.port, self.media_dir)
-        )
-        temp_paths = "".join(
-            f"    {name}_temp_path {self.prefix}/{name};\n"
-            for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
-        user = "user root;\n" if os.geteuid() == 0 else ""
-        conf = self.prefix / "nginx.conf"
-        conf.write_text(
-            f"{user}worker_processes 1;\ndaemon off;\npid {self.prefix}/nginx.pid;\n"
-            f"error_log {self.prefix}/error.log warn;\nevents {{ worker_connections 1024; }}\n"
-            f"http {{\n    access_log off;\n    include /etc/nginx/mime.types;\n"
-            f"{temp_paths}    include {self.prefix}/site.conf;\n}}\n"
-        )
-        command = ["nginx", "-p", str(self.prefix), "-c", str(conf)]
-        command += ["-e", str(self.prefix / "error.log")]
-        self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
-        wait_http(f"{self.base}/healthz", 15.0, self.proc)
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-
-
 class RssPeak:
     """The peak RSS of some process trees, sampled every 0.1 s in a thread."""
 
@@ -585,11 +551,12 @@ def run_mode(
         assert amps.proc is not None
         pids, base = [amps.proc.pid], amps.base
         if mode.behind_nginx:
-            proxy = AcceleratingNginx(tmp / f"nginx-{free_port()}", amps.port, media_dir)
+            port = free_port()
+            proxy = SampleNginx(tmp / f"nginx-{port}", port, amps.port, media_dir)
             proxy.start()
-            assert proxy.proc is not None
-            pids.append(proxy.proc.pid)
-            base = proxy.base
+            assert proxy.process is not None
+            pids.append(proxy.process.pid)
+            base = proxy.url
         url = f"{base}/media/{uploaded.id}/stream"
         problems = check_same_bytes({mode.name: url}, uploaded)
         probe = f"{base}/media/{small.id}/stream"
