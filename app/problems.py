@@ -133,27 +133,6 @@ def install(app: FastAPI, page_not_found: PageHandler | None = None) -> None:
         detail, errors = _validation_detail(exc)
         return problem_response(422, detail, errors=errors)
 
-    async def on_catalog_down(request: Request, exc: Exception) -> Response:
-        # The database refused (disk full, locked, connection lost): ours to fix, not the
-        # client's, and it may pass.
-        log.error("catalog unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return problem_response(
-            503,
-            "The catalog is not available right now, so nothing was changed. "
-            "Try again in a minute.",
-            {"Retry-After": "60"},
-        )
-
-    async def on_storage_down(request: Request, exc: Exception) -> Response:
-        # An object store that cannot be reached or refuses us: ours to fix, and it may pass.
-        log.error("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return problem_response(
-            503,
-            "The media storage is not available right now, so nothing was changed. "
-            "Try again in a minute.",
-            {"Retry-After": "60"},
-        )
-
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "Something went wrong on our side; it has been logged.")
@@ -162,6 +141,23 @@ def install(app: FastAPI, page_not_found: PageHandler | None = None) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(OperationalError, on_catalog_down)
-    app.add_exception_handler(StorageError, on_storage_down)
+    # The database refused (disk full, locked, connection lost), or an object store cannot
+    # be reached or refuses us: ours to fix, not the client's, and it may pass.
+    app.add_exception_handler(OperationalError, _unavailable("catalog"))
+    app.add_exception_handler(StorageError, _unavailable("media storage"))
     app.add_exception_handler(Exception, on_crash)
+
+
+def _unavailable(part: str) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """A handler answering 503 with Retry-After when `part` of the service is down."""
+
+    async def on_down(request: Request, exc: Exception) -> Response:
+        log.error("%s unavailable on %s %s: %s", part, request.method, request.url.path, exc)
+        return problem_response(
+            503,
+            f"The {part} is not available right now, so nothing was changed. "
+            "Try again in a minute.",
+            {"Retry-After": "60"},
+        )
+
+    return on_down
