@@ -19,10 +19,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _library(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The library, migrated; on SQLite its jobs run here as they are queued (no server may be
     running to run them), on PostgreSQL they go to the queue for the workers."""
-    from app.catalog import Catalog
-    from app.jobs import make_queue
+    from app.catalog.database import Catalog
+    from app.jobs.processing import Processor
+    from app.jobs.queue import make_queue
     from app.library import Library, open_storage
-    from app.processing import Processor
 
     settings = _settings(args)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
@@ -40,7 +40,7 @@ def worker(args: argparse.Namespace) -> int:
     import logging
     import signal
 
-    from app.jobs import PostgresQueue
+    from app.jobs.queue import PostgresQueue
 
     library = _library(args)
     if not isinstance(library.jobs, PostgresQueue):
@@ -67,8 +67,8 @@ def worker(args: argparse.Namespace) -> int:
 def reprobe(args: argparse.Namespace) -> int:
     """Re-probe each clip named (every clip when none is): queued for the workers on
     PostgreSQL, done here and now on SQLite."""
-    from app.jobs import InlineQueue
-    from app.models import STATUSES
+    from app.catalog.models import STATUSES
+    from app.jobs.queue import InlineQueue
 
     library = _library(args)
     catalog = library.catalog
@@ -138,7 +138,7 @@ def _serve_granian(settings: Settings, log_level: str) -> None:
 
 
 def probe(args: argparse.Namespace) -> int:
-    from app.probe import ProbeError, probe_file
+    from app.media.probe import ProbeError, probe_file
 
     settings = _settings(args)
     failed = 0
@@ -155,7 +155,7 @@ def probe(args: argparse.Namespace) -> int:
 
 
 def import_dir(args: argparse.Namespace) -> int:
-    from app.problems import Problem
+    from app.errors import Problem
 
     library = _library(args)
     files = sorted(p for p in Path(args.directory).rglob("*") if p.is_file())

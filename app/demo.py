@@ -4,9 +4,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from app.durations import format_duration
+from app.catalog.models import Media
 from app.library import Library
-from app.models import Media
+from app.media.durations import format_duration
 
 LENGTH = 205
 TITLE = "Test pattern with a tone"

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.catalog import Catalog
+from app.catalog.database import Catalog
 from app.config import Settings
 from app.library import Library
 

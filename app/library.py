@@ -6,23 +6,23 @@ import secrets
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import TypeVar
 
 import anyio.to_thread
 
-from app.catalog import Catalog, new_id
+from app.catalog.database import Catalog, new_id
+from app.catalog.models import Media, Track
 from app.config import Settings
-from app.jobs import JobQueue, make_queue
-from app.models import Media, Track
-from app.posters import poster_name, stored_poster
-from app.probe import ProbeError, ProbeResult, probe_file, probe_url
-from app.problems import Problem
-from app.processing import Processor
-from app.quick_probe import quick_probe
-from app.renditions import browsers_play
-from app.storage import (
-    LocalStorage,
+from app.errors import Problem
+from app.jobs.processing import Processor
+from app.jobs.queue import JobQueue, make_queue
+from app.media.posters import poster_name, stored_poster
+from app.media.probe import ProbeError, ProbeResult, probe_file, probe_url
+from app.media.quick_probe import quick_probe
+from app.media.renditions import browsers_play
+from app.storage.base import (
     MissingKey,
     Pending,
     RemoteFile,
@@ -31,9 +31,11 @@ from app.storage import (
     StorageFull,
     media_key,
 )
-from app.uploads import ReceivedUpload
+from app.storage.local import LocalStorage
 
 log = logging.getLogger("amps")
+
+
 T = TypeVar("T")
 R = TypeVar("R")
 IMPORT_WORKERS = 8  # files copied, probed and stored at once (ffprobe runs are processes)
@@ -45,6 +47,15 @@ MAX_LANGUAGE = 35  # BCP 47's longest tags, and the catalog column's width
 COPY_CHUNK = 1024 * 1024
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # not \t \n \r
 STORAGE_FULL = "The server's storage is full, so nothing was kept. Try again later."
+
+
+@dataclass
+class ReceivedUpload:
+    """A request body written to storage, with the upload's file name and form fields."""
+
+    pending: Pending
+    filename: str | None
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 def title_from(result: ProbeResult, filename: str | None) -> str:
@@ -138,7 +149,7 @@ def check_changes(changes: dict[str, str | None]) -> dict[str, str | None]:
 def open_storage(settings: Settings) -> Storage:
     """The storage the settings name: an S3 bucket (AMPS_STORAGE_URL) or the media dir."""
     if settings.storage_url:
-        from app.storage_s3 import S3Storage
+        from app.storage.s3 import S3Storage
 
         return S3Storage(settings)
     return LocalStorage(settings.media_dir, quota_bytes=settings.storage_quota_bytes)

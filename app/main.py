@@ -9,34 +9,24 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
-from app import problems
-from app.assets import Assets
-from app.catalog import Catalog
+from app.api import problems
+from app.api.limits import BodyLimit, RateLimiter
+from app.api.routes import health, media, tracks
+from app.catalog.database import Catalog
 from app.config import Settings
-from app.fastpath import StreamFastPath
-from app.headers import SecurityHeaders
-from app.i18n import LOCALES
-from app.jobs import make_queue
+from app.jobs.processing import Processor
+from app.jobs.queue import make_queue
 from app.library import Library, open_storage
-from app.limits import BodyLimit, RateLimiter
-from app.open_files import OpenFiles
-from app.page_cache import PageCache, StampReader, files_hash, quick_stamps, read_stamps
-from app.processing import Processor
-from app.routes import (
-    health,
-    media,
-    oembed,
-    pages,
-    playable,
-    posters,
-    static,
-    stream,
-    tracks,
-    upload_page,
-)
-from app.storage import LocalStorage
-from app.storage_s3 import S3Storage
-from app.templating import TEMPLATES, make_templates
+from app.storage.local import LocalStorage
+from app.storage.s3 import S3Storage
+from app.streams.fastpath import StreamFastPath
+from app.streams.open_files import OpenFiles
+from app.web.assets import Assets
+from app.web.headers import SecurityHeaders, policy_for, security_headers
+from app.web.i18n import LOCALES
+from app.web.page_cache import PageCache, StampReader, files_hash, quick_stamps, read_stamps
+from app.web.routes import oembed, pages, playable, posters, static, stream, upload_page
+from app.web.templating import TEMPLATES, make_templates
 
 log = logging.getLogger("amps")
 DESCRIPTION = """\
@@ -118,7 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         StreamFastPath,
         files=open_files,
-        embed_origins=settings.embed_origin_list,
+        # The headers the SecurityHeaders middleware would add, which the fast path skips.
+        extra_headers=security_headers(
+            policy_for("/media/-/stream", " ".join(settings.embed_origin_list))
+        ),
         accel_redirect=settings.accel_redirect,
     )
     return app

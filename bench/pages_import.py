@@ -135,10 +135,10 @@ def interleaved(runs: dict[str, Callable[[], float]], rounds: int) -> dict[str, 
 
 def page_rows() -> list[Row]:
 
-    from app.catalog import Catalog
+    from app.catalog.database import Catalog
     from app.config import Settings
     from app.library import Library
-    from app.storage import LocalStorage
+    from app.storage.local import LocalStorage
 
     need("wrk", "ffmpeg")
     seconds, rounds = (2, 2) if ARGS.quick else (4, 3)
@@ -289,10 +289,10 @@ def import_rows() -> list[Row]:
 
 def fill_catalog(media_dir: Path, count: int) -> None:
     """`count` ready clips straight into the catalog (nothing probed, no files)."""
-    from app.catalog import Catalog, new_id
+    from app.catalog.database import Catalog, new_id
+    from app.catalog.models import Media
     from app.config import Settings
-    from app.models import Media
-    from app.storage import media_key
+    from app.storage.base import media_key
 
     settings = Settings(media_dir=media_dir)
     media_dir.mkdir(parents=True)

@@ -12,8 +12,8 @@ from starlette.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from app.probe import probe_file
-from app.storage_s3 import S3Storage
+from app.media.probe import probe_file
+from app.storage.s3 import S3Storage
 from tests.conftest import stored_files
 from tests.media import LENGTH, truncate
 from tests.seaweed import SeaweedFS

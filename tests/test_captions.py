@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.captions import (
+from app.media.captions import (
     MAX_BYTES,
     MAX_CUE_TEXT,
     MAX_CUES,

@@ -13,10 +13,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from app.catalog import ID_PATTERN, MIGRATIONS, Catalog, UnknownMedia, new_id
+from app.catalog.database import ID_PATTERN, MIGRATIONS, Catalog, UnknownMedia, new_id
+from app.catalog.models import Base, Media, Track, is_catalog_object
 from app.config import Settings, normalize_database_url
 from app.main import create_app
-from app.models import Base, Media, Track, is_catalog_object
 from tests import pg
 from tests.conftest import stored_files, wait_processed
 
@@ -121,7 +121,7 @@ def test_two_processes_migrate_a_fresh_database_at_once(catalog_url: str) -> Non
     url = catalog_url
     # Each process imports and connects first, then all start migrating at the same moment.
     code = (
-        "import sys; from app.catalog import Catalog; catalog = Catalog(sys.argv[1]);"
+        "import sys; from app.catalog.database import Catalog; catalog = Catalog(sys.argv[1]);"
         " catalog.ping(); print('ready', flush=True); sys.stdin.readline(); catalog.migrate()"
     )
     processes = [

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.catalog import Catalog
+from app.catalog.database import Catalog
 from app.config import Settings
-from app.probe import probe_file
-from app.storage import LocalStorage
+from app.media.probe import probe_file
+from app.storage.local import LocalStorage
 from tests.media import LENGTH
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def test_demo_makes_a_captioned_clip_once(tmp_path: Path) -> None:
 def test_import_and_demo_go_to_the_object_store_when_one_is_set(
     media_files: dict[str, Path], tmp_path: Path, seaweedfs: "SeaweedFS"
 ) -> None:
-    from app.storage_s3 import S3Storage
+    from app.storage.s3 import S3Storage
     from tests.conftest import s3_environment
 
     env = s3_environment(seaweedfs)

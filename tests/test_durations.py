@@ -1,6 +1,6 @@
 import pytest
 
-from app.durations import format_duration, iso_duration, spoken_duration
+from app.media.durations import format_duration, iso_duration, spoken_duration
 
 
 @pytest.mark.parametrize(

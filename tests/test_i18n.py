@@ -6,7 +6,7 @@ import re
 import pytest
 from babel import Locale
 
-from app.i18n import LOCALES, available, catalogue, choose, english
+from app.web.i18n import LOCALES, available, catalogue, choose, english
 
 
 def test_at_least_four_languages_one_right_to_left() -> None:

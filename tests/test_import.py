@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from app.catalog import Catalog
+from app.catalog.database import Catalog
 from app.config import Settings
-from app.probe import probe_file
-from app.quick_probe import quick_probe
+from app.media.probe import probe_file
+from app.media.quick_probe import quick_probe
 from tests.media import LENGTH, truncate
 
 AUDIO = ["cbr.mp3", "vbr.mp3", "audio.flac", "audio.ogg", "audio.opus", "audio.wav", "audio.m4a"]

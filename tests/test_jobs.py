@@ -16,10 +16,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.config import Settings
+from app.jobs.processing import DAMAGED, TOO_SLOW, Processor, TryAgain
 from app.main import create_app
-from app.processing import DAMAGED, TOO_SLOW, Processor, TryAgain
-from app.renditions import browsers_play
-from app.storage import LocalStorage
+from app.media.renditions import browsers_play
+from app.storage.local import LocalStorage
 from tests.conftest import wait_processed
 from tests.media import LENGTH, ffmpeg
 

@@ -10,12 +10,12 @@ import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient
 
-from app.catalog import Catalog
+from app.catalog.database import Catalog
 from app.config import Settings
 from app.library import Library
 from app.main import create_app
-from app.open_files import OpenFiles, read_at
-from app.storage import LocalStorage
+from app.storage.local import LocalStorage
+from app.streams.open_files import OpenFiles, read_at
 from tests.e2e.conftest import Server, free_port
 from tests.test_streaming import DATA, wav
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from app.catalog import Stamp
+from app.catalog.database import Stamp
 from app.config import Settings
 from app.main import create_app
-from app.page_cache import PageCache, PageStamp, StampReader
-from app.streaming import etag_listed
+from app.streams.ranges import etag_listed
+from app.web.page_cache import PageCache, PageStamp, StampReader
 from tests.conftest import wait_processed
 
 PAGES = ("/media/{id}", "/embed/{id}")

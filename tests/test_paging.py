@@ -11,10 +11,10 @@ from alembic import command
 from alembic.config import Config
 from starlette.testclient import TestClient
 
-from app.catalog import MIGRATIONS, Catalog, PageCursor, new_id
+from app.catalog.database import MIGRATIONS, Catalog, PageCursor, new_id
+from app.catalog.models import Media
 from app.config import Settings
 from app.main import create_app
-from app.models import Media
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 COUNT = 157

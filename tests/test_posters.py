@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.config import Settings
-from app.posters import PosterError, render_poster
+from app.media.posters import PosterError, render_poster
 from tests.conftest import stored_files, wait_processed
 from tests.media import LENGTH, truncate
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from app import probe
-from app.probe import BrokenMedia, NotMedia, ProbeError, ProbeResult, ProbeTimeout, probe_file
+from app.media import probe
+from app.media.probe import BrokenMedia, NotMedia, ProbeError, ProbeResult, ProbeTimeout, probe_file
 from tests.media import LENGTH, ffmpeg, truncate
 
 # name -> (kind, mime type, extension, container, codecs, width, height)

@@ -18,10 +18,10 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from app import posters, probe, renditions
+from app.api.limits import BodyLimit, RateLimiter
 from app.config import Settings
-from app.limits import BodyLimit, RateLimiter
 from app.main import create_app
+from app.media import posters, probe, renditions
 from tests import media
 from tests.conftest import stored_files, wait_processed
 

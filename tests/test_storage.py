@@ -6,16 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.storage import (
-    InvalidKey,
-    LocalStorage,
-    MissingKey,
-    PendingFile,
-    StorageError,
-    StorageFull,
-    host_tag,
-    media_key,
-)
+from app.storage.base import InvalidKey, MissingKey, StorageError, StorageFull, host_tag, media_key
+from app.storage.local import LocalStorage, PendingFile
 
 ID = "AbCdEfGhIjKlMnOpQrStUv"
 OTHER_ID = "Zz_-0123456789abcdefgh"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.storage import InvalidKey, MissingKey, RemoteFile, StorageError, host_tag, media_key
-from app.storage_s3 import PART_SIZE, S3Storage, parse_storage_url
+from app.storage.base import InvalidKey, MissingKey, RemoteFile, StorageError, host_tag, media_key
+from app.storage.s3 import PART_SIZE, S3Storage, parse_storage_url
 from tests.seaweed import BUCKET, SeaweedFS
 
 ID = "AbCdEfGhIjKlMnOp"
@@ -181,7 +181,7 @@ def test_commit_past_copy_object_limit_copies_in_parts(
 ) -> None:
     """Uploads past 5 GiB are committed with part copies; shown here with the limits scaled
     down (S3's smallest part is 5 MiB) so the object stays small."""
-    import app.storage_s3 as storage_s3
+    import app.storage.s3 as storage_s3
 
     monkeypatch.setattr(storage_s3, "COPY_LIMIT", 6 * 1024 * 1024)
     monkeypatch.setattr(storage_s3, "COPY_PART_SIZE", 5 * 1024 * 1024)

@@ -33,13 +33,13 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Message, Scope
 
-from app.catalog import Catalog
+from app.catalog.database import Catalog
+from app.catalog.models import Media
 from app.config import Settings
 from app.library import Library, open_storage
 from app.main import create_app as create_amps
-from app.models import Media
-from app.storage import LocalStorage
-from app.streaming import DEFAULT_CACHE_CONTROL, MAX_RANGES, preflight_response, stream_file
+from app.storage.local import LocalStorage
+from app.streams.ranges import DEFAULT_CACHE_CONTROL, MAX_RANGES, preflight_response, stream_file
 from tests.conftest import s3_environment
 from tests.e2e.conftest import Server, free_port
 from tests.nginx import ACCEL_PREFIX, Nginx, have_nginx

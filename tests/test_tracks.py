@@ -7,13 +7,13 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from app.captions import MAX_BYTES
-from app.catalog import new_id
+from app.api.urls import media_urls
+from app.catalog.database import new_id
+from app.catalog.models import Media
 from app.config import Settings
 from app.main import create_app
-from app.models import Media
-from app.storage import media_key
-from app.urls import media_urls
+from app.media.captions import MAX_BYTES
+from app.storage.base import media_key
 from tests.conftest import stored_files
 
 PROBLEM = "application/problem+json"

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from app.catalog import new_id
+from app.catalog.database import new_id
+from app.catalog.models import Media
 from app.config import Settings
 from app.main import create_app
-from app.models import Media
-from app.storage import media_key
+from app.storage.base import media_key
 from tests.conftest import stored_files
 
 

@@ -10,10 +10,10 @@ import httpx2 as httpx
 import pytest
 from playwright.sync_api import Page
 
-from app.catalog import Catalog, new_id
+from app.catalog.database import Catalog, new_id
+from app.catalog.models import Media
 from app.config import Settings
-from app.models import Media
-from app.storage import media_key
+from app.storage.base import media_key
 from tests.browser.conftest import Library
 from tests.browser.helpers import assert_no_axe_violations, screenshot, throttle
 from tests.conftest import stored_files
@@ -306,7 +306,7 @@ def test_watch_page_of_a_processing_clip_says_wait_then_plays_without_a_reader_r
 ) -> None:
     """A record set `processing` by hand (no job of this server's runs for it): the page says
     so, then reloads itself once the record turns ready, and the player plays."""
-    from app.storage import LocalStorage
+    from app.storage.local import LocalStorage
 
     catalog = Catalog(Settings(media_dir=library.server.media_dir).catalog_url)
     media_id = new_id()

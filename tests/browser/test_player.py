@@ -113,7 +113,7 @@ def undecodable(library: Library, tmp_path_factory: pytest.TempPathFactory) -> C
     clip = library.upload(path, title="A clip this browser cannot play")
     # Uploads get a web-playable copy now; without it (as a clip from before copies were
     # made, or one whose copy is gone) the player is given the original, which it cannot play.
-    from app.catalog import Catalog
+    from app.catalog.database import Catalog
     from app.config import Settings
 
     catalog = Catalog(Settings(media_dir=library.server.media_dir).catalog_url)

@@ -14,7 +14,7 @@ import httpx2 as httpx
 import psutil
 import pytest
 
-from app.processing import DAMAGED
+from app.jobs.processing import DAMAGED
 from tests import pg
 from tests.e2e.conftest import Server, free_port
 

@@ -14,10 +14,10 @@ import httpx2 as httpx
 import psutil
 import pytest
 
-from app.catalog import Catalog
+from app.catalog.database import Catalog
 from app.config import Settings
 from app.library import Library
-from app.storage import LocalStorage
+from app.storage.local import LocalStorage
 from tests.e2e.conftest import Server, free_port
 from tests.test_streaming import wav, wav_header
 

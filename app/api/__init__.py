@@ -1,0 +1,6 @@
+"""The JSON API under /api: thin routes over `app.library`, the public schemas and URLs of a
+record, RFC 9457 problem responses, the write rule (token or loopback, no cross-site),
+upload limits and rate, keyset paging, and the streaming multipart receiver.
+
+Imports `app.deps`, `app.library` and the packages below; never `app.web`.
+"""

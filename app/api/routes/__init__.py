@@ -1,0 +1,1 @@
+"""Routes of the JSON API: clips, their tracks, health."""

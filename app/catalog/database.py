@@ -1,0 +1,398 @@
+"""The catalog: clip and track records in SQLite or PostgreSQL, behind one small synchronous API."""
+
+import base64
+import contextlib
+import fcntl
+import re
+import secrets
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+    tuple_,
+    union,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.sql.expression import ColumnElement
+
+from app.catalog.models import STATUSES, Media, Track, fold_title, utcnow
+from app.config import normalize_database_url
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{16,32}$"
+ID_RE = re.compile(ID_PATTERN)
+EDITABLE_FIELDS = frozenset({"title", "description", "language", "status", "status_reason"})
+# What background jobs write: the status, a new probe's findings, the web rendition.
+PROCESSED_FIELDS = frozenset(
+    {"status", "status_reason", "kind", "duration", "mime_type", "width", "height", "bitrate",
+     "codecs", "tags", "playable_key", "playable_mime_type", "playable_size", "playable_sha256"}
+)  # fmt: skip
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRES_CONNECT_TIMEOUT_S = 10
+# One advisory lock per schema: catalogs in other schemas of the same database never wait.
+MIGRATION_LOCK_SQL = (
+    "SELECT pg_advisory_xact_lock(hashtext('amps-migrate:' || coalesce(current_schema(), '')))"
+)
+
+
+# Built once: every page view runs it, and building the IN clause costs more than running it.
+STAMPS = select(Media.id, Media.updated_at, Media.status, Media.storage_key).where(
+    Media.id.in_(bindparam("ids", expanding=True))
+)
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Where the next page of `Catalog.list` starts: after this clip, `position` clips in.
+    Its token is opaque to clients (URL-safe base64); ValueError for one we never gave."""
+
+    created_at: datetime
+    id: str
+    position: int
+
+    @classmethod
+    def after(cls, media: Media, position: int) -> "PageCursor":
+        return cls(media.created_at, media.id, position)
+
+    def token(self) -> str:
+        text = f"{self.position} {self.created_at.isoformat()} {self.id}"
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @classmethod
+    def parse(cls, token: str) -> "PageCursor":
+        try:
+            text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            position, moment, media_id = text.split(" ")
+            created_at = datetime.fromisoformat(moment)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"not a page cursor: {token!r}") from exc
+        if not position.isdigit() or created_at.tzinfo is None or not ID_RE.fullmatch(media_id):
+            raise ValueError(f"not a page cursor: {token!r}")
+        return cls(created_at, media_id, int(position))
+
+
+class Busy(Exception):
+    """A quick read could not answer without waiting: ask again from a worker thread."""
+
+
+class UnknownMedia(LookupError):
+    """A track was added to a clip that is not (or no longer) in the catalog."""
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What changes whenever anything in a clip's record or its tracks does."""
+
+    updated_at: datetime
+    status: str
+    storage_key: str
+
+    @classmethod
+    def of(cls, media: Media) -> "Stamp":
+        return cls(media.updated_at, media.status, media.storage_key)
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.updated_at.isoformat(), self.status, self.storage_key)
+
+
+def new_id() -> str:
+    """An unguessable, URL-safe id: 22 characters of [A-Za-z0-9_-]."""
+    return secrets.token_urlsafe(16)
+
+
+def escape_like(value: str) -> str:
+    """Make user input match literally inside a LIKE pattern escaped with a backslash."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _on_sqlite_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    # Take BEGIN out of the driver's hands (see _on_sqlite_begin), then set up the file for
+    # several processes: readers never block the writer in WAL, writers wait for each other.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable against crashes in WAL; power loss may lose the last commits only.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(connection: Any) -> None:
+    # Writers take the write lock up front: a deferred transaction that reads and then writes
+    # fails at once with "database is locked" when another process wrote meanwhile.
+    if connection.get_execution_options().get("amps_write"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _make_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "postgresql":
+        # A server that is down fails ping() and requests in seconds, not at the OS's TCP timeout.
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in url.query:
+            connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    in_memory = url.database in (None, "", ":memory:")
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        poolclass=StaticPool if in_memory else None,
+    )
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+class Catalog:
+    """Every clip and track record. Synchronous; each call uses its own short session."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(normalize_database_url(url))
+        self.engine = _make_engine(self.url)
+        self._write_engine = self.engine.execution_options(amps_write=True)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        database = self.url.database
+        on_file = self.url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:")
+        self._quick = _QuickReads(str(database)) if on_file else None
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; safe to run from several processes at once."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+        config.set_main_option("path_separator", "os")
+        with self._migration_lock(), self._write_engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # Held until the end of the transaction the migration runs in.
+                connection.execute(text(MIGRATION_LOCK_SQL))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """On a SQLite file, a lock file next to it: the second process waits, then finds head."""
+        database = self.url.database
+        if self.url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+            yield
+            return
+        lock_path = Path(f"{database}.migrate-lock")
+        with lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def add(self, media: Media) -> Media:
+        with self._write() as session, session.begin():
+            session.add(media)
+            session.flush()
+            session.refresh(media)
+        return media
+
+    def add_all(self, records: list[Media]) -> list[Media]:
+        """Record many clips in one transaction (amps import): all of them or none."""
+        with self._write() as session, session.begin():
+            session.add_all(records)
+        return records
+
+    def get(self, media_id: str) -> Media | None:
+        with self._read() as session:
+            return session.get(Media, media_id)
+
+    @property
+    def reads_quickly(self) -> bool:
+        """Whether quick_stamp can answer (a SQLite file: a point read from its page cache)."""
+        return self._quick is not None
+
+    def quick_stamp(self, media_id: str) -> Stamp | None:
+        """The stamp of one clip read at once, for the event loop: a primary-key read of a
+        local SQLite file costs ~10 µs, less than the hop to a thread. Never waits on a lock:
+        Busy when the database is busy (or anything else goes wrong), to ask from a thread."""
+        if self._quick is None:
+            raise Busy("quick reads are for a SQLite file")
+        return self._quick.stamp(media_id)
+
+    def stamps(self, media_ids: Collection[str]) -> dict[str, Stamp]:
+        """The current stamp of each clip that exists, in one query (absent ids are left out)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(STAMPS, {"ids": list(media_ids)}).all()
+        return {row.id: Stamp(row.updated_at, row.status, row.storage_key) for row in rows}
+
+    def list(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        query: str | None = None,
+        status: str | None = None,
+        after: "PageCursor | None" = None,
+    ) -> tuple[list[Media], int]:
+        """A page of clips, newest first, and how many match in all. `after` starts the page
+        just past a clip of the page before (keyset: as fast deep in the list as at its top)."""
+        if offset < 0 or limit < 0:
+            raise ValueError("offset and limit must not be negative")
+        conditions: list[ColumnElement[bool]] = []
+        if query:
+            pattern = f"%{escape_like(fold_title(query))}%"
+            conditions.append(Media.title_key.like(pattern, escape="\\"))
+        if status is not None:
+            conditions.append(Media.status == status)
+        page = select(Media).where(*conditions)
+        if after is not None:
+            page = page.where(tuple_(Media.created_at, Media.id) < (after.created_at, after.id))
+        else:
+            page = page.offset(offset)
+        page = page.order_by(Media.created_at.desc(), Media.id.desc()).limit(limit)
+        count = select(func.count()).select_from(Media).where(*conditions)
+        with self._read() as session, session.begin():
+            items = list(session.scalars(page))
+            total = session.scalar(count) or 0
+        return items, total
+
+    def update(self, media_id: str, **fields: object) -> Media | None:
+        """Change the editable fields of a clip; None when there is no such clip."""
+        return self._change(media_id, EDITABLE_FIELDS, fields)
+
+    def record_processing(self, media_id: str, **fields: object) -> Media | None:
+        """Keep what a background job found or made; None when the clip is gone meanwhile."""
+        return self._change(media_id, PROCESSED_FIELDS, fields)
+
+    def ids_with_status(self, status: str) -> tuple[str, ...]:
+        """Every clip in this status, oldest first (start-up re-queues the `processing` ones)."""
+        query = select(Media.id).where(Media.status == status).order_by(Media.created_at)
+        with self._read() as session:
+            return tuple(session.scalars(query))
+
+    def _change(
+        self, media_id: str, allowed: frozenset[str], fields: dict[str, object]
+    ) -> Media | None:
+        unknown = set(fields) - allowed
+        if unknown:
+            raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError(f"unknown status {fields['status']!r}")
+        with self._write() as session, session.begin():
+            media = session.get(Media, media_id)
+            if media is None:
+                return None
+            for name, value in fields.items():
+                setattr(media, name, value)
+            media.updated_at = utcnow()
+        return media
+
+    def delete(self, media_id: str) -> Media | None:
+        """Remove a clip and its tracks; returns the record so the caller can remove its files."""
+        with self._write() as session, session.begin():
+            media = session.get(Media, media_id)
+            if media is not None:
+                session.delete(media)
+        return media
+
+    def add_track(self, track: Track) -> Track:
+        with self._write() as session, session.begin():
+            media = session.get(Media, track.media_id)
+            if media is None:
+                raise UnknownMedia(track.media_id)
+            media.updated_at = utcnow()  # the record (and every page of it) shows its tracks
+            session.add(track)
+            session.flush()
+            session.refresh(track)
+        return track
+
+    def delete_track(self, media_id: str, track_id: str) -> Track | None:
+        with self._write() as session, session.begin():
+            track = session.get(Track, track_id)
+            if track is None or track.media_id != media_id:
+                return None
+            session.delete(track)
+            media = session.get(Media, media_id)
+            if media is not None:
+                media.updated_at = utcnow()
+        return track
+
+    def storage_keys(self) -> set[str]:
+        """Every storage key the catalog refers to, for the storage sweep."""
+        keys = union(select(Media.storage_key), select(Track.storage_key))
+        with self._read() as session:
+            return set(session.scalars(keys))
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError):
+            return False
+        return True
+
+    def dispose(self) -> None:
+        if self._quick is not None:
+            self._quick.close()
+        self.engine.dispose()
+
+
+class _QuickReads:
+    """Read-only connections to a SQLite file, one per thread, that never wait on a lock."""
+
+    SQL = "SELECT updated_at, status, storage_key FROM media WHERE id = ?"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            uri = f"file:{quote(self.path)}?mode=ro"
+            connection = sqlite3.connect(
+                uri, uri=True, timeout=0, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA query_only = ON")
+            self._local.connection = connection
+            with self._lock:
+                self._opened.append(connection)
+        return connection
+
+    def stamp(self, media_id: str) -> Stamp | None:
+        try:
+            rows = self._connection().execute(self.SQL, (media_id,)).fetchall()
+        except sqlite3.Error as exc:  # busy, locked, not migrated yet: the thread path knows
+            raise Busy(str(exc)) from exc
+        if not rows:
+            return None
+        updated_at, status, storage_key = rows[0]
+        # As models.UTCDateTime reads it: SQLAlchemy's SQLite text form, naive UTC.
+        return Stamp(datetime.fromisoformat(updated_at).replace(tzinfo=UTC), status, storage_key)
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()

@@ -1,0 +1,193 @@
+"""The background work on a clip: check its file, make a web rendition when browsers need
+one, render its poster, re-probe it; the record goes to `ready`, or `failed` with a reason.
+
+Each job is safe to run twice (a retried job may): finished work is found and kept.
+Transient trouble (time limits, storage, the database, ffmpeg missing) raises `TryAgain`;
+the queue runs the job again later, and on the last attempt the clip fails with the reason.
+"""
+
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.catalog.database import Catalog
+from app.catalog.models import Media
+from app.config import Settings
+from app.media.posters import PosterError, poster_name, stored_poster
+from app.media.probe import ProbeError, ProbeTimeout, ToolMissing, probe_file, probe_url
+from app.media.renditions import (
+    Rendition,
+    RenditionError,
+    browsers_play,
+    file_sha256,
+    make_rendition,
+    rendition_name,
+)
+from app.storage.base import MissingKey, RemoteFile, Storage, StorageError, media_key
+
+log = logging.getLogger("amps")
+COPY_CHUNK = 1024 * 1024
+TASKS = ("process", "reprobe")
+GONE = "The clip's file is not available any more: upload it again."
+DAMAGED = "The stored file is damaged: it no longer matches what was uploaded. Upload it again."
+TOO_SLOW = "Preparing this clip took longer than the time allowed, even after retries."
+UNAVAILABLE = "The server could not prepare this clip (storage, database or ffmpeg trouble)."
+
+
+class JobFailed(Exception):
+    """The clip cannot be prepared, now or later; str() is the reason people are shown."""
+
+
+class TryAgain(Exception):
+    """Trouble that may pass; str() is the reason shown if no attempt is left."""
+
+
+class Processor:
+    """Runs the jobs named in TASKS on clips of one catalog and storage (blocking calls)."""
+
+    def __init__(self, settings: Settings, catalog: Catalog, storage: Storage) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.storage = storage
+
+    def run(self, task: str, media_id: str, *, final: bool = True) -> None:
+        """Run one job; TryAgain when it should run again (never when `final`)."""
+        if task not in TASKS:
+            raise ValueError(f"unknown task {task!r}")
+        media = self.catalog.get(media_id)
+        if media is None or (task == "process" and media.status != "processing"):
+            return  # deleted meanwhile, or already done by an earlier run
+        try:
+            work = self._process if task == "process" else self._reprobe
+            self._transient_as_try_again(work, media)
+        except JobFailed as exc:
+            log.warning("%s of %s failed: %s", task, media_id, exc)
+            self.catalog.record_processing(media_id, status="failed", status_reason=str(exc))
+        except TryAgain as exc:
+            if not final:
+                raise
+            log.warning("%s of %s failed at its last attempt: %s", task, media_id, exc)
+            self.catalog.record_processing(media_id, status="failed", status_reason=str(exc))
+
+    def pending(self) -> tuple[str, ...]:
+        """Clips whose processing has not ended (a restart re-queues them)."""
+        return self.catalog.ids_with_status("processing")
+
+    @staticmethod
+    def _transient_as_try_again(work: Callable[[Media], None], media: Media) -> None:
+        try:
+            work(media)
+        except JobFailed:
+            raise
+        except ProbeTimeout as exc:
+            raise TryAgain(TOO_SLOW) from exc
+        except (StorageError, SQLAlchemyError, ToolMissing, OSError) as exc:
+            log.warning("job on %s hit transient trouble: %r", media.id, exc)
+            raise TryAgain(UNAVAILABLE) from exc
+        except Exception as exc:  # a bug must not leave the clip processing for ever
+            log.exception("job on %s failed unexpectedly", media.id)
+            raise TryAgain(UNAVAILABLE) from exc
+
+    def _process(self, media: Media) -> None:
+        source = self._checked_source(media)
+        fields: dict[str, object] = {}
+        if media.playable_key is None and not browsers_play(media.mime_type, media.codecs):
+            fields = self._store_rendition(media, source)
+        self._make_poster(media, source)
+        self._finish(media, status="ready", status_reason=None, **fields)
+
+    def _reprobe(self, media: Media) -> None:
+        source = self._checked_source(media)
+        timeout = self.settings.probe_timeout
+        try:
+            with self.storage.opened_key(media.storage_key) as stored:
+                if isinstance(stored, RemoteFile):
+                    result = probe_url(stored.url, stored.file, stored.size, timeout)
+                else:
+                    result = probe_file(stored, timeout)
+        except MissingKey:
+            raise JobFailed(GONE) from None
+        except ProbeTimeout:
+            raise
+        except ProbeError as exc:
+            raise JobFailed(str(exc)) from exc
+        found: dict[str, object] = {
+            "kind": result.kind, "duration": result.duration, "mime_type": result.mime_type,
+            "width": result.width, "height": result.height, "bitrate": result.bitrate,
+            "codecs": list(result.codecs), "tags": dict(result.tags),
+        }  # fmt: skip
+        media = self.catalog.record_processing(media.id, **found) or media
+        if media.playable_key is None and not browsers_play(media.mime_type, media.codecs):
+            found |= self._store_rendition(media, source)
+        self._make_poster(media, source)
+        self._finish(media, status="ready", status_reason=None, **found)
+
+    def _checked_source(self, media: Media) -> Path | str:
+        """Where ffmpeg reads the original: a file, unchanged since the upload (its SHA-256
+        is checked), or an object store's URL (the store keeps its own checksums)."""
+        try:
+            source = self.storage.source(media.storage_key)
+        except MissingKey:
+            raise JobFailed(GONE) from None
+        if isinstance(source, Path) and file_sha256(source) != media.sha256:
+            raise JobFailed(DAMAGED)
+        return source
+
+    def _store_rendition(self, media: Media, source: Path | str) -> dict[str, object]:
+        """ffmpeg writes a local temp file, which is then stored like an upload."""
+        key = media_key(media.id, rendition_name(media.kind))
+        with tempfile.TemporaryDirectory(prefix="amps-rendition-") as temp:
+            target = Path(temp) / rendition_name(media.kind)
+            try:
+                made = make_rendition(source, media.kind, target, self.settings.transcode_timeout)
+                self._check_rendition(made)
+            except RenditionError as exc:
+                raise JobFailed(str(exc)) from exc
+            pending = self.storage.begin()
+            try:
+                with target.open("rb") as file:
+                    while chunk := file.read(COPY_CHUNK):
+                        pending.write(chunk)
+                self.storage.commit(pending, key, made.mime_type)
+            except BaseException:
+                self.storage.discard(pending)
+                raise
+        return {
+            "playable_key": key,
+            "playable_mime_type": made.mime_type,
+            "playable_size": pending.size,
+            "playable_sha256": pending.digest,
+        }
+
+    def _check_rendition(self, made: Rendition) -> None:
+        """What ffmpeg wrote must itself probe as something browsers play."""
+        try:
+            result = probe_file(made.path, self.settings.probe_timeout, verify=False)
+        except ProbeTimeout:
+            raise
+        except ProbeError as exc:
+            raise RenditionError("The version made for web browsers could not be read.") from exc
+        if not browsers_play(result.mime_type, result.codecs):
+            raise RenditionError("The version made for web browsers cannot be played by them.")
+
+    def _make_poster(self, media: Media, source: Path | str) -> None:
+        """A poster is a nicety: when none can be made the clip is still ready."""
+        try:
+            stored_poster(self.storage, media, source, self.settings.probe_timeout)
+        except PosterError as exc:
+            log.warning("no poster for %s: %s", media.id, exc)
+
+    def _finish(self, media: Media, **fields: object) -> None:
+        if self.catalog.record_processing(media.id, **fields) is None:
+            # Deleted while we worked: what we stored under its id goes too.
+            keys = [media_key(media.id, poster_name(media.kind))]
+            if isinstance(fields.get("playable_key"), str):
+                keys.append(str(fields["playable_key"]))
+            for key in keys:
+                try:
+                    self.storage.delete(key)
+                except StorageError:
+                    log.warning("could not remove %s; the start-up sweep will", key)

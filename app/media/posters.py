@@ -1,0 +1,116 @@
+"""Posters: a frame from about 10% into a video, or a waveform picture of audio, made by ffmpeg.
+
+Made on first request and kept in storage next to the clip (`<id>/poster.jpg` or `.png`),
+rendered to a local temp file, then stored whole (a rename on disk, one PUT in an object
+store), so concurrent first requests cannot tear it.
+"""
+
+import logging
+import tempfile
+import time
+from pathlib import Path, PurePath
+
+from app.catalog.models import Media
+from app.media.probe import ProbeTimeout, ToolMissing, input_args, run_tool
+from app.storage.base import Storage, media_key
+
+log = logging.getLogger("amps")
+MAX_WIDTH = 1280
+WAVEFORM_SIZE = "1280x360"
+# Light blue on near-black: a contrast ratio of about 10:1, legible in forced colours too.
+WAVEFORM_BACKGROUND = "0x10151f"
+WAVEFORM_COLOUR = "0x7cc4fa"
+STILL_AT = 0.10  # of the duration: past fade-ins and title cards, well before the end
+MEDIA_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
+
+
+class PosterError(Exception):
+    """No poster could be made; str() is a sentence for the reader."""
+
+
+def poster_name(kind: str) -> str:
+    """A still of a video is a photo (JPEG); a waveform is flat colour (PNG)."""
+    return "poster.jpg" if kind == "video" else "poster.png"
+
+
+def media_type(key: str) -> str:
+    return MEDIA_TYPES.get(PurePath(key).suffix, "application/octet-stream")
+
+
+def stored_poster(storage: Storage, media: Media, source: Path | str | None, timeout: float) -> str:
+    """The key of the clip's poster, rendered from `source` (a file or an object's URL) to a
+    local temp file and stored on first use."""
+    key = media_key(media.id, poster_name(media.kind))
+    if not storage.exists(key):
+        if source is None:
+            raise PosterError("No poster can be made: the clip's file is not available any more.")
+        name = poster_name(media.kind)
+        with tempfile.TemporaryDirectory(prefix="amps-poster-") as temp:
+            target = Path(temp) / name
+            render_poster(source, media.kind, media.duration, target, timeout)
+            storage.put_bytes(key, target.read_bytes(), MEDIA_TYPES[target.suffix])
+    return key
+
+
+def render_poster(
+    source: Path | str, kind: str, duration: float, target: Path, timeout: float
+) -> None:
+    """Write a JPEG still (video) or a PNG waveform (audio) of `source` to `target`; blocking."""
+    deadline = time.monotonic() + timeout
+    if kind != "video":
+        _ffmpeg(_waveform_args(source, target), deadline)
+    else:
+        # A video stream may end before the audio does: then fall back to its first frame.
+        at = max(duration, 0.0) * STILL_AT
+        for seek in dict.fromkeys((at, 0.0)):
+            _ffmpeg(_still_args(source, seek, target), deadline)
+            if _written(target):
+                return
+    if not _written(target):
+        raise PosterError("No poster could be made: ffmpeg found no picture in this clip.")
+
+
+def _written(target: Path) -> bool:
+    """Whether ffmpeg wrote a picture: it writes nothing when a seek lands past the frames."""
+    try:
+        return target.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
+def _still_args(source: Path | str, seek: float, target: Path) -> list[str]:
+    # Scaled to its display aspect (sar), never wider than MAX_WIDTH, never enlarged.
+    scale = f"scale=w='min({MAX_WIDTH},iw*sar)':h='round(ow/dar)',setsar=1"
+    return [
+        "-ss", f"{seek:.3f}", *input_args(source),
+        "-map", "0:v:0", "-frames:v", "1", "-vf", scale,
+        "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", f"file:{target}",
+    ]  # fmt: skip
+
+
+def _waveform_args(source: Path | str, target: Path) -> list[str]:
+    graph = (
+        f"[0:a:0]aformat=channel_layouts=mono,"
+        f"showwavespic=s={WAVEFORM_SIZE}:colors={WAVEFORM_COLOUR}:scale=sqrt[wave];"
+        f"color=c={WAVEFORM_BACKGROUND}:s={WAVEFORM_SIZE}[back];"
+        "[back][wave]overlay=format=auto"
+    )
+    return [
+        *input_args(source), "-filter_complex", graph, "-frames:v", "1",
+        "-c:v", "png", "-f", "image2", "-update", "1", f"file:{target}",
+    ]  # fmt: skip
+
+
+def _ffmpeg(args: list[str], deadline: float) -> None:
+    """Run ffmpeg under the probe's limits until it ends or the deadline passes: PosterError
+    on failure."""
+    command = ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y", *args]
+    try:
+        done = run_tool(command, deadline)
+    except ProbeTimeout:
+        raise PosterError("No poster could be made: it took too long.") from None
+    except ToolMissing:
+        raise PosterError("No poster could be made: ffmpeg is not installed here.") from None
+    if done.returncode != 0:
+        log.warning("ffmpeg poster failed (%s): %s", done.returncode, done.stderr[-2000:])
+        raise PosterError("No poster could be made: ffmpeg could not read this clip.")

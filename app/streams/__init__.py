@@ -1,0 +1,7 @@
+"""How bytes leave: the RFC 9110 decisions for ranges and conditional requests (`ranges`, the
+one place a range is answered), files kept open for the fast path in front of FastAPI
+(`open_files`, `fastpath`), objects streamed or redirected from S3 (`objects`), and
+`delivery`, which serves a stored key from whichever store holds it.
+
+Imports `app.catalog`, `app.storage` and `app.config`; never pages, the API or jobs.
+"""

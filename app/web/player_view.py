@@ -1,0 +1,190 @@
+"""What a page needs to render a clip's player and transcript, gathered in one place."""
+
+import json
+import logging
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import cast
+
+from app.api.urls import media_urls, track_url
+from app.catalog.models import Media, Track
+from app.media.captions import CaptionError, cue_plain_text, parse_vtt
+from app.media.durations import format_duration, iso_duration
+from app.storage.base import MissingKey, Storage, StorageError
+from app.web.i18n import Catalogue
+
+log = logging.getLogger("amps")
+TEXT_KINDS = ("captions", "subtitles")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One transcript or chapter line: when it starts, as text for eyes and machines."""
+
+    start: float
+    end: float
+    text: str
+
+    @property
+    def time_text(self) -> str:
+        return format_duration(self.start)
+
+    @property
+    def iso(self) -> str:
+        return iso_duration(self.start)
+
+
+@dataclass(frozen=True)
+class TrackView:
+    id: str
+    kind: str
+    srclang: str
+    label: str
+    url: str
+    default: bool
+
+
+@dataclass
+class PlayerView:
+    """Everything the player template reads; `state` is ready, processing, failed or missing."""
+
+    t: Catalogue
+    state: str
+    media: Media | None = None
+    tracks: list[TrackView] = field(default_factory=list)
+    transcript: list[Line] = field(default_factory=list)
+    transcript_lang: str | None = None
+    chapters: list[Line] = field(default_factory=list)
+    start: float = 0.0
+    autoplay: bool = False
+    urls: dict[str, str] = field(default_factory=dict)
+    has_file: bool = False
+
+    @property
+    def playable(self) -> bool:
+        return self.state == "ready"
+
+    @property
+    def source_type(self) -> str:
+        """The type of what the player's <source> points at (urls.playable)."""
+        if self.media is None:
+            return ""
+        return self.media.playable_mime_type or self.media.mime_type
+
+    @property
+    def duration(self) -> float:
+        return self.media.duration if self.media else 0.0
+
+    @property
+    def title(self) -> str:
+        return self.media.title if self.media else self.t("no_media")
+
+    @property
+    def duration_text(self) -> str:
+        return format_duration(self.duration)
+
+    @property
+    def duration_iso(self) -> str:
+        return iso_duration(self.duration)
+
+    @property
+    def seek_valuetext(self) -> str:
+        spoken = self.t.spoken
+        return self.t("time_of", elapsed=spoken(self.start), duration=spoken(self.duration))
+
+    def has_kind(self, kind: str) -> bool:
+        return any(track.kind == kind for track in self.tracks)
+
+    def strings_json(self) -> str:
+        """The catalogue for the player script, as JSON (the template escapes it for HTML)."""
+        data: dict[str, object] = {"lang": self.t.code, "dir": self.t.dir}
+        data |= {"joiner": self.t.joiner, "strings": self.t.strings, "units": self.t.units}
+        return json.dumps(data, ensure_ascii=False)
+
+
+def parse_start(value: str | None, duration: float) -> float:
+    """`start=`/`t=` in seconds (`65`, `65.5`) or clock form (`1:05`); bad values mean 0."""
+    if not value:
+        return 0.0
+    try:
+        seconds = 0.0
+        for part in value.strip().split(":")[-3:]:
+            seconds = seconds * 60 + float(part)
+    except ValueError:
+        return 0.0
+    if not math.isfinite(seconds) or seconds < 0:
+        return 0.0
+    return min(seconds, max(duration - 1, 0.0))
+
+
+@lru_cache(maxsize=256)
+def _read_cues(storage: Hashable, key: str) -> tuple[Line, ...]:
+    """Parsed once per track: tracks never change under their key (it holds a random id)."""
+    try:
+        cues = parse_vtt(cast(Storage, storage).read_bytes(key).decode("utf-8"))
+    except MissingKey:
+        return ()
+    except (UnicodeDecodeError, CaptionError) as exc:
+        log.warning("cannot read track %s: %s", key, exc)
+        return ()
+    return tuple(Line(c.start, c.end, cue_plain_text(c)) for c in cues)
+
+
+def read_lines(storage: Storage, track: Track) -> tuple[Line, ...]:
+    try:
+        return _read_cues(cast(Hashable, storage), track.storage_key)
+    except (OSError, StorageError) as exc:  # not cached: the store may be back next time
+        log.warning("cannot read track %s: %s", track.storage_key, exc)
+        return ()
+
+
+def pick_caption_track(
+    tracks: list[Track], wanted: str | None, fallback: str | None
+) -> Track | None:
+    text = [t for t in tracks if t.kind in TEXT_KINDS]
+    for lang in (wanted, fallback):
+        for track in text:
+            if lang and track.srclang.split("-")[0].lower() == lang.split("-")[0].lower():
+                return track
+    return text[0] if text else None
+
+
+def build_view(
+    media: Media | None,
+    t: Catalogue,
+    storage: Storage,
+    base: str,
+    *,
+    start: str | None = None,
+    autoplay: bool = False,
+    captions: str | None = None,
+) -> PlayerView:
+    """Gather the view for a clip; `media=None` is the unknown-id page."""
+    if media is None:
+        return PlayerView(t=t, state="missing")
+    has_file = storage.exists(media.storage_key)
+    state = media.status if media.status != "ready" or has_file else "missing"
+    urls = media_urls(base, media.id, rendition=media.playable_key is not None).model_dump()
+    shown = pick_caption_track(list(media.tracks), captions, None) if captions else None
+    transcript_track = shown or pick_caption_track(list(media.tracks), media.language, t.code)
+    tracks = [
+        TrackView(tr.id, tr.kind, tr.srclang, tr.label, track_url(base, media.id, tr.id),
+                  default=shown is not None and tr.id == shown.id)
+        for tr in media.tracks
+    ]  # fmt: skip
+    chapters = next((tr for tr in media.tracks if tr.kind == "chapters"), None)
+    return PlayerView(
+        t=t,
+        state=state,
+        media=media,
+        tracks=tracks,
+        transcript=list(read_lines(storage, transcript_track)) if transcript_track else [],
+        transcript_lang=transcript_track.srclang if transcript_track else None,
+        chapters=list(read_lines(storage, chapters)) if chapters else [],
+        start=parse_start(start, media.duration),
+        autoplay=autoplay,
+        urls=urls,
+        has_file=has_file,
+    )

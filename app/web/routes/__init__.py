@@ -1,0 +1,1 @@
+"""Routes browsers use: pages, static files, oEmbed, and the stream, poster and track reads."""

@@ -1,0 +1,68 @@
+"""oEmbed 1.0 provider for our own watch and embed URLs (https://oembed.com)."""
+
+import re
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import anyio.to_thread
+from fastapi import APIRouter, Query, Request
+from starlette.responses import JSONResponse
+
+from app.api.problems import documented
+from app.api.urls import base_url, media_urls
+from app.deps import CatalogDep, SettingsDep
+from app.errors import Problem
+from app.web.embedding import frame_size, iframe, thumbnail_size
+
+router = APIRouter(tags=["embedding"])
+OUR_PATH = re.compile(r"^/(?:media|embed)/(?P<id>[A-Za-z0-9_-]{16,32})/?$")
+Size = Annotated[int | None, Query(ge=1, le=10_000)]
+
+
+def clip_id(url: str, base: str) -> str:
+    """The clip id in one of our watch or embed URLs; a 404 problem for anything else."""
+    ours, given = urlsplit(base), urlsplit(url.strip())
+    same_site = (given.scheme, given.netloc.lower()) == (ours.scheme, ours.netloc.lower())
+    match = OUR_PATH.match(given.path) if same_site else None
+    if match is None:
+        raise Problem(404, "This URL is not a clip on this server, so it cannot be embedded.")
+    return match["id"]
+
+
+@router.get(
+    "/oembed",
+    responses=documented(404, 422, 501),
+    summary="oEmbed 1.0 for a watch or embed URL",
+)
+async def oembed(
+    request: Request,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    url: Annotated[str, Query(max_length=2000, examples=["http://127.0.0.1:8000/media/ID"])],
+    format: Annotated[str, Query(max_length=10)] = "json",
+    maxwidth: Size = None,
+    maxheight: Size = None,
+) -> JSONResponse:
+    if format != "json":
+        raise Problem(501, "Only format=json is provided; XML is not implemented.")
+    base = base_url(request, settings.public_url)
+    media = await anyio.to_thread.run_sync(catalog.get, clip_id(url, base))
+    if media is None:
+        raise Problem(404, "No clip has this id. Check the URL.")
+    width, height = frame_size(media, maxwidth, maxheight)
+    thumb_width, thumb_height = thumbnail_size(media)
+    urls = media_urls(base, media.id)
+    body: dict[str, Any] = {
+        "type": "video" if media.kind == "video" else "rich",
+        "version": "1.0",
+        "title": media.title,
+        "provider_name": "amps",
+        "provider_url": base + "/",
+        "html": iframe(urls.embed, media.title, width, height),
+        "width": width,
+        "height": height,
+        "thumbnail_url": urls.poster,
+        "thumbnail_width": thumb_width,
+        "thumbnail_height": thumb_height,
+    }
+    return JSONResponse(body, headers={"Access-Control-Allow-Origin": "*"})
