@@ -163,6 +163,11 @@ def test_new_ids_are_url_safe_and_unique() -> None:
     assert all(len(media_id) == 22 for media_id in ids)
 
 
+def test_new_ids_never_look_like_a_command_line_option() -> None:
+    # One in 64 random ids would start with "-"; 10,000 draws miss that with odds of 1e-68.
+    assert not [media_id for media_id in (new_id() for _ in range(10_000)) if media_id[0] == "-"]
+
+
 def test_id_pattern_refuses_paths() -> None:
     for bad in ["../../etc/passwd", "a" * 15, "a" * 33, "abc%2e%2e" + "a" * 10, "a" * 20 + "/"]:
         assert re.fullmatch(ID_PATTERN, bad) is None

@@ -114,8 +114,12 @@ class Stamp:
 
 
 def new_id() -> str:
-    """An unguessable, URL-safe id: 22 characters of [A-Za-z0-9_-]."""
-    return secrets.token_urlsafe(16)
+    """An unguessable, URL-safe id: 22 characters of [A-Za-z0-9_-], never starting with "-"
+    (a command line would take `amps reprobe -x…` for an option)."""
+    while True:
+        media_id = secrets.token_urlsafe(16)
+        if not media_id.startswith("-"):
+            return media_id
 
 
 def escape_like(value: str) -> str:
