@@ -45,11 +45,11 @@ def imports_of(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.startswith("app"))
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "app" or node.module.startswith("app."):
-                for alias in node.names:
-                    sub = f"{node.module}.{alias.name}"
-                    found.add(sub if is_module(sub) else node.module)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "app":
+            assert node.module is not None and node.level == 0
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if is_module(sub) else node.module)
     return found
 
 
@@ -107,3 +107,26 @@ def test_the_check_sees_a_wrong_import(tmp_path: Path) -> None:
     source.write_text("def f():\n    from app.web import pages\n    import app.api.schemas\n")
     assert imports_of(source) == {"app.web", "app.api.schemas"}
     assert RANK[part_of("app.web.pages")] < RANK[part_of("app.catalog.models")]
+
+
+def test_every_data_file_ships_in_the_wheel() -> None:
+    """The Docker image installs a wheel: a file app/ reads must be in its package-data (the
+    UI catalogues were not, and the image had no translations)."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((APP.parent / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]
+    missing = []
+    for path in APP.rglob("*"):
+        if path.is_dir() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+            continue
+        shipped = any(
+            fnmatch.fnmatch(str(path.relative_to(APP.parent.joinpath(*package.split(".")))), glob)
+            for package, patterns in globs.items()
+            if path.is_relative_to(APP.parent.joinpath(*package.split(".")))
+            for glob in patterns
+        )
+        if not shipped:
+            missing.append(str(path.relative_to(APP.parent)))
+    assert missing == []

@@ -1,4 +1,4 @@
-"""WebVTT and SRT reading, checking and writing (app.captions), on text written here."""
+"""WebVTT and SRT reading, checking and writing (app.media.captions), on text written here."""
 
 import codecs
 

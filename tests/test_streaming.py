@@ -1,4 +1,4 @@
-"""Byte ranges, validators, 304/412/416, CORS and downloads, served by app.streaming.
+"""Byte ranges, validators, 304/412/416, CORS and downloads, served by app.streams.ranges.
 
 The RFC 9110 cases run against every way amps can serve a stream (MODES): stream_file in a
 bare Starlette app, amps' route and its fast path in process, real `amps serve` processes on

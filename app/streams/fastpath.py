@@ -1,7 +1,7 @@
 """GET and HEAD of a clip's stream, answered in front of FastAPI from files kept open.
 
 The same rules (app.streaming.plan_response), headers and bytes as the route in
-app/routes/stream.py, without its catalog trip, routing and thread hops. Whatever this path
+app/web/routes/stream.py, without its catalog trip, routing and thread hops. Whatever this path
 does not handle goes on to the route unchanged: a query string (`?download=1` names the file
 from the record), an id it cannot open (unknown, deleted, not on a local disk, catalog down:
 the route says which), several ranges (multipart/byteranges).

@@ -1,4 +1,4 @@
-"""UI strings: one catalogue per language in app/locales, chosen by `lang=` or Accept-Language."""
+"""UI strings: one catalogue per language in locales/, chosen by `lang=` or Accept-Language."""
 
 import json
 import math

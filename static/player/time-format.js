@@ -1,4 +1,4 @@
-// The one JS place for time as text; the rules of app/durations.py and app/i18n.py.
+// The one JS place for time as text; the rules of app/media/durations.py and app/web/i18n.py.
 
 const whole = (s) => (isFinite(s) && s > 0 ? Math.floor(s + 1e-6) : 0);
 const parts = (s) => {

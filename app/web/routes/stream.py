@@ -1,4 +1,4 @@
-"""The bytes of a clip and its tracks; the range rules live in app.streaming."""
+"""The bytes of a clip and its tracks; the range rules live in app.streams.ranges."""
 
 from typing import Any
 
@@ -79,8 +79,8 @@ async def stream_media(
     """Byte ranges (RFC 9110), conditional requests, CORS. `?download=1` saves to disk.
     With AMPS_S3_REDIRECT=1, a GET is answered with a 307 to a short-lived URL of the store."""
     media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
-    # The fast path in front (app/fastpath.py, app/open_files.py) serves the same key: a
-    # change of which file a stream sends belongs in both.
+    # The fast path in front (app/streams/fastpath.py, app/streams/open_files.py) serves the
+    # same key: a change of which file a stream sends belongs in both.
     response = await stored_response(
         request,
         library.storage,
