@@ -7,6 +7,7 @@ path's extension never reaches ffmpeg, which would otherwise use it as a tie-bre
 """
 
 import contextlib
+import ctypes
 import dataclasses
 import json
 import math
@@ -15,8 +16,9 @@ import resource
 import signal
 import stat
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -34,6 +36,7 @@ SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", DEMUXERS, "-th
 # An upload in an object store is read through one presigned URL, and over HTTP(S) only.
 REMOTE_INPUT = ["-protocol_whitelist", "http,https,tcp,tls", *SAFE_INPUT[2:]]
 MEMORY_LIMIT = 2 * 1024**3
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 TAIL_SECONDS = 3.0
 # Real media scores 50 and up (AVPROBE_SCORE_EXTENSION); a few stray MPEG sync bytes score less.
 MIN_PROBE_SCORE = 25
@@ -67,6 +70,19 @@ TOO_SLOW = (
     "Reading this file took too long, so we stopped: it may be damaged or unusually large. "
     "Try exporting it again."
 )
+
+
+def _prctl() -> Any:
+    """libc's prctl(2), looked up once (never in a forked child); None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl.argtypes = [ctypes.c_int, *[ctypes.c_ulong] * 4]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+_PRCTL = _prctl()
 
 
 class ProbeError(Exception):
@@ -439,6 +455,7 @@ def run_tool(
             encoding="utf-8",
             errors="replace",
             pass_fds=pass_fds,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
     except FileNotFoundError as exc:
         raise ToolMissing(f"{args[0]} was not found: install ffmpeg on this server.") from exc
@@ -455,8 +472,28 @@ def run_tool(
     return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
 
 
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """What the child runs between fork and exec: ask the kernel for SIGKILL when its parent
+    dies (SIGKILL of the server or worker included), and end at once if that already happened.
+
+    Linux sends the signal when the *thread* that forked exits, not the process. Safe here:
+    run_tool forks in the calling thread and blocks that thread until the child is reaped, so
+    the thread outlives the child; a pool thread that ends later cannot take a child with it.
+    The child only makes one foreign call and one system call: no lock, no import, no
+    allocation of ours, so forking from a threaded server cannot deadlock it.
+    """
+
+    def arm() -> None:
+        if _PRCTL is not None:
+            _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return arm
+
+
 def _limit(pid: int, seconds: float) -> None:
-    # Set from outside: preexec_fn is unsafe in threaded callers, and probe_file runs in threads.
+    # Set from outside, so the forked child runs as little Python as possible before exec.
     cpu = math.ceil(seconds) + 1
     with contextlib.suppress(ProcessLookupError):  # it may already have finished
         resource.prlimit(pid, resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
