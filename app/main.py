@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from app.api import problems
-from app.api.limits import BodyLimit, RateLimiter
-from app.api.routes import health, media, tracks
+from app.api.limits import BodyLimit, upload_limiter
+from app.api.resumable import ResumableUploads
+from app.api.routes import health, media, tracks, uploads_tus
 from app.catalog.database import Catalog
 from app.config import Settings
 from app.jobs.processing import Processor
@@ -25,7 +26,7 @@ from app.web.assets import Assets
 from app.web.headers import SecurityHeaders, policy_for, security_headers
 from app.web.i18n import LOCALES
 from app.web.page_cache import PageCache, StampReader, files_hash, quick_stamps, read_stamps
-from app.web.routes import oembed, pages, playable, posters, static, stream, upload_page
+from app.web.routes import docs, oembed, pages, playable, posters, static, stream, upload_page
 from app.web.templating import TEMPLATES, make_templates
 
 log = logging.getLogger("amps")
@@ -43,9 +44,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(settings.catalog_url)
-    storage = open_storage(settings)
+    storage = open_storage(settings, catalog)
     jobs = make_queue(settings, Processor(settings, catalog, storage))
     library = Library(settings, catalog, storage, jobs)
+    resumable = ResumableUploads(settings, library)
     # Kept-open files serve clips on a local disk; other storage goes through the route.
     open_files = None
     if isinstance(storage, LocalStorage) and settings.stream_cache_seconds > 0:

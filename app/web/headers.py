@@ -9,11 +9,12 @@ PAGE_POLICY = (
     "media-src 'self' blob:{media}; connect-src 'self'; font-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
 )
-# FastAPI's /docs loads Swagger UI from a CDN with an inline bootstrap script.
+# /docs: Swagger UI from amps itself (web/routes/docs.py), started by a static file. Its
+# "Try it out" calls our own API (connect-src); its icons are data: URLs in its stylesheet.
 DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'self'"
 )
 
 
@@ -29,7 +30,7 @@ def security_headers(policy: str) -> dict[str, str]:
 def policy_for(path: str, embed_ancestors: str, media_sources: str = "") -> str:
     """The Content-Security-Policy of the response to `path`; `media_sources`: origins the
     player's media may come from besides ours (the object store, when streams redirect)."""
-    if path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+    if path == "/docs":
         return DOCS_POLICY
     ancestors = embed_ancestors if path.startswith("/embed/") else "'self'"
     media = f" {media_sources}" if media_sources else ""
