@@ -10,9 +10,8 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from app.api import problems
-from app.api.limits import BodyLimit, upload_limiter
-from app.api.resumable import ResumableUploads
-from app.api.routes import health, media, tracks, uploads_tus
+from app.api.limits import BodyLimit, RateLimiter
+from app.api.routes import health, media, tracks
 from app.catalog.database import Catalog
 from app.config import Settings
 from app.jobs.processing import Processor
@@ -44,10 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(settings.catalog_url)
-    storage = open_storage(settings, catalog)
+    storage = open_storage(settings)
     jobs = make_queue(settings, Processor(settings, catalog, storage))
     library = Library(settings, catalog, storage, jobs)
-    resumable = ResumableUploads(settings, library)
     # Kept-open files serve clips on a local disk; other storage goes through the route.
     open_files = None
     if isinstance(storage, LocalStorage) and settings.stream_cache_seconds > 0:
@@ -80,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         telemetry=no_telemetry,
+        docs_url=None,  # served by web/routes/docs.py, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.catalog = catalog
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         quick = quick_stamps(catalog.quick_stamp, storage)
     app.state.stamps = StampReader(read_stamps(catalog.stamps, storage.exists), quick)
     problems.install(app, pages.page_not_found)
-    routers = (media, tracks, stream, playable, posters, health, pages, upload_page, static)
+    routers = (media, tracks, stream, playable, posters, health, pages, upload_page, static, docs)
     for module in (*routers, oembed):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, read_timeout=settings.upload_read_timeout)
