@@ -56,6 +56,7 @@ fuzz: install
 bench: install
 	@scripts/install-system-packages.sh bench
 	$(BIN)/python bench/performance.py
+	$(BIN)/python bench/full_download.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/payload_size.py
 	$(BIN)/python bench/pages_import.py

@@ -51,6 +51,7 @@ from _support import (
     MIB,
     ROOT,
     AmpsServer,
+    Nginx,
     OtherLoad,
     Uploaded,
     curl_download,
@@ -62,9 +63,7 @@ from _support import (
     raw_video,
     short_clip,
     sigterm_as_interrupt,
-    stop_process,
     temp_dir,
-    wait_http,
 )
 
 sys.path.insert(0, str(ROOT))
@@ -101,85 +100,6 @@ function done(summary, latency, requests)
     e.timeout, latency:percentile(50), latency:percentile(99), latency.max))
 end
 """
-
-# Debian's stock nginx.conf sets `tcp_nopush on`: with sendfile, that corks the socket and an
-# exactly-64 KiB range then waits ~44 ms on loopback for the cork to time out, so nginx would
-# look ~100x slower than it is on the range test. We set `tcp_nopush off` explicitly.
-NGINX_CONF = """\
-# written by bench/performance.py; private prefix, removed after the run
-{user}worker_processes 1;
-daemon off;
-master_process on;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{
-    worker_connections 1024;
-}}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush off;  # NOT Debian's default `on`: it stalls exactly-64 KiB ranges (~44 ms)
-    tcp_nodelay on;
-    default_type application/octet-stream;
-    client_body_temp_path {prefix}/client_body;
-{temp_paths}
-    server {{
-        listen 127.0.0.1:{port};
-        root {root};
-        location / {{
-        }}
-        location = /ready {{
-            return 204;
-        }}
-    }}
-}}
-"""
-
-
-class Nginx:
-    """nginx -p PREFIX with a config of our own, in the foreground, in its own process group."""
-
-    def __init__(self, prefix: Path, root: Path) -> None:
-        self.prefix, self.root = prefix, root
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.prefix.mkdir(parents=True)
-        built = subprocess.run(["nginx", "-V"], capture_output=True, text=True).stderr
-        temp_paths = "".join(
-            f"    {module}_temp_path {self.prefix}/{module};\n"
-            for module in ("proxy", "fastcgi", "uwsgi", "scgi")
-            if f"--without-http_{module}_module" not in built
-        )
-        # The library is in a 0700 temp dir: as root, the worker must stay root to read it.
-        user = "user root;\n" if os.geteuid() == 0 else ""
-        conf = self.prefix / "nginx.conf"
-        conf.write_text(
-            NGINX_CONF.format(
-                user=user,
-                prefix=self.prefix,
-                temp_paths=temp_paths.rstrip("\n"),
-                port=self.port,
-                root=self.root,
-            )
-        )
-        command = ["nginx", "-p", str(self.prefix), "-c", str(conf)]
-        command += ["-e", str(self.prefix / "error.log")]
-        self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
-        wait_http(f"{self.base}/ready", 15.0, self.proc)
-
-    def url_for(self, path: Path) -> str:
-        return f"{self.base}/{path.relative_to(self.root).as_posix()}"
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-
-    def log_tail(self, lines: int = 20) -> list[str]:
-        log = self.prefix / "error.log"
-        text = log.read_text(errors="replace") if log.exists() else ""
-        return text.splitlines()[-lines:]
 
 
 def server_processes(pid: int) -> list[psutil.Process]:
@@ -542,9 +462,9 @@ def run_mode(
     args: argparse.Namespace,
 ) -> tuple[Figures, list[str]]:
     media_dir = tmp / "media"
-    amps = AmpsServer(
-        media_dir, tmp / f"amps-{mode.name}.log".replace(" ", "_"), mode.args, mode.env
-    )
+    log = tmp / f"amps-{mode.name}.log".replace(" ", "_")
+    # Jobs off: the raw upload's web copy would run x264 in this server during the downloads.
+    amps = AmpsServer(media_dir, log, mode.args, {**mode.env, "AMPS_RUN_JOBS": "false"})
     proxy = None
     try:
         amps.start()
@@ -587,7 +507,7 @@ def main() -> int:
     references: dict[str, Figures] = {}  # nginx, measured just before each mode
     problems: list[str] = []
     with temp_dir("amps-bench-") as tmp:
-        amps = AmpsServer(tmp / "media", tmp / "amps-upload.log")
+        amps = AmpsServer(tmp / "media", tmp / "amps-upload.log", env={"AMPS_RUN_JOBS": "false"})
         nginx = Nginx(tmp / "nginx", tmp / "media")
         script = tmp / "ranges.lua"
         script.write_text(WRK_SCRIPT)
