@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,12 +20,15 @@ from sqlalchemy import (
     Engine,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
+    insert,
     select,
     text,
     tuple_,
     union,
+    update,
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,7 +36,15 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlalchemy.sql.expression import ColumnElement
 
-from app.catalog.models import STATUSES, Media, Track, fold_title, utcnow
+from app.catalog.models import (
+    STATUSES,
+    Media,
+    StorageReservation,
+    Track,
+    UploadStart,
+    fold_title,
+    utcnow,
+)
 from app.config import normalize_database_url
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{16,32}$"
@@ -50,6 +61,23 @@ POSTGRES_CONNECT_TIMEOUT_S = 10
 # One advisory lock per schema: catalogs in other schemas of the same database never wait.
 MIGRATION_LOCK_SQL = (
     "SELECT pg_advisory_xact_lock(hashtext('amps-migrate:' || coalesce(current_schema(), '')))"
+)
+
+
+# Shared limits (PostgreSQL): a client's upload starts are counted under a lock of that
+# client, the quota's reservations under one lock of the schema; both on the database's clock.
+RATE_LOCK_SQL = text(
+    "SELECT pg_advisory_xact_lock(hashtext('amps-rate:' || coalesce(current_schema(), '') "
+    "|| ':' || :client))"
+)
+QUOTA_LOCK_SQL = text(
+    "SELECT pg_advisory_xact_lock(hashtext('amps-quota:' || coalesce(current_schema(), '')))"
+)
+STALE_STARTS = 500  # upload starts past the window forgotten per counted upload, at most
+# Bytes in use: every clip's file and web copy as recorded, plus the other writes' live
+# reservations whose key no record names yet (a recorded key counts by its record).
+STORED_BYTES = select(
+    func.coalesce(func.sum(Media.size + func.coalesce(Media.playable_size, 0)), 0)
 )
 
 
@@ -339,6 +367,96 @@ class Catalog:
             if media is not None:
                 media.updated_at = utcnow()
         return track
+
+    @property
+    def shared(self) -> bool:
+        """Whether replicas share this catalog (PostgreSQL), and so its limits."""
+        return self.url.get_backend_name() == "postgresql"
+
+    def count_upload(self, client: str, per_minute: int, window: float) -> float | None:
+        """Count an upload start of `client` (PostgreSQL) unless it has started `per_minute`
+        in the last `window` seconds: None when counted, else the seconds until one would be."""
+        with self._write_engine.begin() as connection:
+            connection.execute(RATE_LOCK_SQL, {"client": client})
+            now = connection.execute(text("SELECT clock_timestamp()")).scalar_one()
+            since = now - timedelta(seconds=window)
+            recent = select(UploadStart.started_at).where(
+                UploadStart.client == client, UploadStart.started_at > since
+            )
+            starts = sorted(connection.scalars(recent))
+            if len(starts) >= per_minute:
+                # Allowed again once enough of them have left the window.
+                leaving = starts[len(starts) - per_minute]
+                return float((leaving - now).total_seconds()) + window
+            connection.execute(
+                insert(UploadStart).values(id=new_id(), client=client, started_at=now)
+            )
+            # Starts of any client past the window, a few at a time; rows another replica
+            # is deleting are skipped, never waited for.
+            stale = (
+                select(UploadStart.id)
+                .where(UploadStart.started_at <= since)
+                .limit(STALE_STARTS)
+                .with_for_update(skip_locked=True)
+            )
+            connection.execute(delete(UploadStart).where(UploadStart.id.in_(stale)))
+        return None
+
+    def reserve(
+        self, reservation: str, least: int, most: int, limit: int, ttl: float
+    ) -> tuple[int, int]:
+        """Hold at least `least` bytes for one write (up to `most`, and no more than half the
+        room left past `least`) within `limit` with the stored clips and the other writes'
+        reservations, for `ttl` seconds. Returns (bytes held, bytes in use by the rest);
+        when `least` does not fit, (0, in use) and nothing changes."""
+        with self._write_engine.begin() as connection:
+            connection.execute(QUOTA_LOCK_SQL)
+            now = connection.execute(text("SELECT clock_timestamp()")).scalar_one()
+            connection.execute(
+                delete(StorageReservation).where(
+                    (StorageReservation.expires_at <= now)
+                    | StorageReservation.storage_key.in_(select(Media.storage_key))
+                    | StorageReservation.storage_key.in_(select(Media.playable_key))
+                )
+            )
+            others = select(func.coalesce(func.sum(StorageReservation.size), 0)).where(
+                StorageReservation.id != reservation
+            )
+            stored = connection.execute(STORED_BYTES).scalar_one()
+            in_use = int(stored) + int(connection.execute(others).scalar_one())
+            free = limit - in_use - least
+            if free < 0:
+                return 0, in_use
+            # Room for more than this write needs now, but at most half of what is left:
+            # a write in flight never takes all the room another would need.
+            held = least + min(most - least, free // 2)
+            values = {"size": held, "expires_at": now + timedelta(seconds=ttl)}
+            updated = connection.execute(
+                update(StorageReservation)
+                .where(StorageReservation.id == reservation)
+                .values(**values)
+            )
+            if updated.rowcount == 0:
+                connection.execute(insert(StorageReservation).values(id=reservation, **values))
+        return held, in_use
+
+    def settle_reservation(self, reservation: str, key: str, size: int, ttl: float) -> None:
+        """The write is stored under `key`: its `size` counts until a record names the key
+        (then the record's size does), or for `ttl` seconds at most."""
+        with self._write_engine.begin() as connection:
+            expires = connection.execute(text("SELECT clock_timestamp()")).scalar_one()
+            connection.execute(
+                update(StorageReservation)
+                .where(StorageReservation.id == reservation)
+                .values(storage_key=key, size=size, expires_at=expires + timedelta(seconds=ttl))
+            )
+
+    def drop_reservation(self, reservation: str) -> None:
+        """The write was discarded: it holds nothing any more."""
+        with self._write_engine.begin() as connection:
+            connection.execute(
+                delete(StorageReservation).where(StorageReservation.id == reservation)
+            )
 
     def storage_keys(self) -> set[str]:
         """Every storage key the catalog refers to, for the storage sweep."""

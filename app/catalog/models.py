@@ -157,3 +157,34 @@ class Track(Base):
 
     def __repr__(self) -> str:
         return f"<Track {self.id} {self.kind} {self.srclang} of {self.media_id}>"
+
+
+class UploadStart(Base):
+    """An upload a client address started, kept while it counts against the upload rate.
+    Written on PostgreSQL only, where replicas share the count (a SQLite server counts in
+    memory)."""
+
+    __tablename__ = "upload_starts"
+    __table_args__ = (
+        Index("ix_upload_starts_client_started_at", "client", "started_at"),
+        Index("ix_upload_starts_started_at", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StorageReservation(Base):
+    """Bytes a write in flight holds against the storage quota (PostgreSQL only).
+
+    Stored clips count by their records' sizes; a write counts by its reservation until a
+    record names its `storage_key`, or until `expires_at` (a replica that died mid-upload
+    stops holding bytes then)."""
+
+    __tablename__ = "storage_reservations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
