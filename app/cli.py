@@ -27,7 +27,7 @@ def _library(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     settings = _settings(args)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(settings.catalog_url)
-    storage = open_storage(settings)
+    storage = open_storage(settings, catalog)
     jobs = make_queue(settings, Processor(settings, catalog, storage), inline=True)
     library = Library(settings, catalog, storage, jobs)
     library.start()

@@ -31,7 +31,7 @@ from app.storage.base import (
     StorageFull,
     media_key,
 )
-from app.storage.local import LocalStorage
+from app.storage.local import LocalStorage, SharedQuota
 
 log = logging.getLogger("amps")
 
@@ -146,13 +146,17 @@ def check_changes(changes: dict[str, str | None]) -> dict[str, str | None]:
     return checked
 
 
-def open_storage(settings: Settings) -> Storage:
-    """The storage the settings name: an S3 bucket (AMPS_STORAGE_URL) or the media dir."""
+def open_storage(settings: Settings, catalog: Catalog | None = None) -> Storage:
+    """The storage the settings name: an S3 bucket (AMPS_STORAGE_URL) or the media dir.
+    Its quota is counted in `catalog` when replicas share it (PostgreSQL), else here."""
+    quota = None
+    if settings.storage_quota_bytes is not None and catalog is not None and catalog.shared:
+        quota = SharedQuota(settings.storage_quota_bytes, catalog)
     if settings.storage_url:
         from app.storage.s3 import S3Storage
 
-        return S3Storage(settings)
-    return LocalStorage(settings.media_dir, quota_bytes=settings.storage_quota_bytes)
+        return S3Storage(settings, quota=quota)
+    return LocalStorage(settings.media_dir, quota_bytes=settings.storage_quota_bytes, quota=quota)
 
 
 class Library:

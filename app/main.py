@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from app.api import problems
-from app.api.limits import BodyLimit, RateLimiter
+from app.api.limits import BodyLimit, upload_limiter
 from app.api.routes import health, media, tracks
 from app.catalog.database import Catalog
 from app.config import Settings
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(settings.catalog_url)
-    storage = open_storage(settings)
+    storage = open_storage(settings, catalog)
     jobs = make_queue(settings, Processor(settings, catalog, storage))
     library = Library(settings, catalog, storage, jobs)
     # Kept-open files serve clips on a local disk; other storage goes through the route.
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.library = library
-    app.state.upload_limiter = RateLimiter(settings.uploads_per_minute)
+    app.state.upload_limiter = upload_limiter(settings.uploads_per_minute, catalog)
     app.state.assets = Assets(settings.static_dir)
     app.state.templates = make_templates(app.state.assets)
     page_version = files_hash(TEMPLATES, LOCALES) + app.state.assets.version

@@ -2,17 +2,28 @@
 
 import json
 import subprocess
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from starlette.testclient import TestClient
 
 from app.config import Settings
-from app.media.posters import PosterError, render_poster
+from app.media.posters import (
+    MIN_RATE,
+    SHORT_CLIP,
+    WAVEFORM_SAMPLES,
+    PosterError,
+    envelope_rate,
+    render_poster,
+    waveform_graph,
+)
 from tests.conftest import stored_files, wait_processed
-from tests.media import LENGTH, truncate
+from tests.media import LENGTH, ffmpeg, truncate
 
 PROBLEM = "application/problem+json"
 
@@ -172,3 +183,62 @@ def test_render_truncated_audio_still_draws(media_files: dict[str, Path], tmp_pa
 def test_render_timeout_kills_ffmpeg(media_files: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(PosterError, match="took too long"):
         render_poster(media_files["audio.wav"], "audio", LENGTH, tmp_path / "w.png", 0.01)
+
+
+@pytest.mark.parametrize("minutes", [2, 93, 180, 22 * 60])
+def test_long_waveform_is_drawn_from_a_bounded_envelope(minutes: int) -> None:
+    rate = envelope_rate(minutes * 60)
+    assert rate is not None
+    graph = waveform_graph(minutes * 60)
+    # The last resampling before showwavespic sets what it keeps: a fixed number of samples.
+    assert f"aresample={rate},aeval=sqrt" in graph
+    assert graph.index(f"aresample={rate}") < graph.index("showwavespic")
+    assert 1280 <= rate * minutes * 60 <= WAVEFORM_SAMPLES
+
+
+def test_a_days_waveform_still_takes_a_few_samples_a_second() -> None:
+    assert envelope_rate(7 * 24 * 3600) == MIN_RATE
+
+
+def test_short_waveform_draws_every_sample() -> None:
+    assert envelope_rate(SHORT_CLIP) is None
+    assert "aresample" not in waveform_graph(LENGTH / 10)
+
+
+def peak_rss_of_ffmpeg_child(render: threading.Thread) -> int:
+    """VmHWM (peak resident bytes since exec) of the ffmpeg `render` runs, read till it ends."""
+    peak = 0
+    me = psutil.Process()
+    while render.is_alive():
+        for child in me.children():
+            try:
+                if child.name() == "ffmpeg":
+                    status = Path(f"/proc/{child.pid}/status").read_text()
+                    kb = next(line for line in status.splitlines() if line.startswith("VmHWM"))
+                    peak = max(peak, int(kb.split()[1]) * 1024)
+            except (psutil.NoSuchProcess, FileNotFoundError, StopIteration):
+                continue
+        time.sleep(0.005)
+    return peak
+
+
+def waveform_peak_rss(source: Path, duration: float, target: Path) -> int:
+    render = threading.Thread(target=render_poster, args=(source, "audio", duration, target, 60))
+    render.start()
+    peak = peak_rss_of_ffmpeg_child(render)
+    render.join()
+    assert target.stat().st_size > 0
+    return peak
+
+
+def test_waveform_memory_does_not_grow_with_the_clip(tmp_path: Path) -> None:
+    # An hour of 16 kHz mono: every sample kept would be 115 MB of s16 in ffmpeg.
+    hour = tmp_path / "hour.wav"
+    ffmpeg("-f", "lavfi", "-i", "anoisesrc=r=16000:d=3600:a=0.5", "-c:a", "pcm_s16le", str(hour))
+    short = tmp_path / "short.wav"
+    ffmpeg("-f", "lavfi", "-i", "anoisesrc=r=16000:d=10:a=0.5", "-c:a", "pcm_s16le", str(short))
+    base = waveform_peak_rss(short, 10, tmp_path / "short.png")
+    long = waveform_peak_rss(hour, 3600, tmp_path / "hour.png")
+    print(f"ffmpeg peak RSS: 10 s {base / 2**20:.0f} MB, 1 h {long / 2**20:.0f} MB")
+    assert base > 0
+    assert long < base + 30 * 2**20

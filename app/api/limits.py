@@ -6,11 +6,13 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 import anyio
+import anyio.to_thread
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import problem_response
+from app.catalog.database import Catalog
 from app.errors import Problem
 
 MAX_JSON_BYTES = 64 * 1024
@@ -49,10 +51,35 @@ class RateLimiter:
         return None
 
 
-def check_upload_rate(request: Request) -> None:
+class SharedRateLimiter:
+    """RateLimiter's rule counted in the catalog (PostgreSQL), so that replicas sharing it
+    together allow what one server would. Blocking: ask from a worker thread."""
+
+    def __init__(self, per_minute: int, catalog: Catalog) -> None:
+        self.per_minute = per_minute
+        self.catalog = catalog
+
+    def retry_after(self, key: str) -> float | None:
+        if self.per_minute <= 0:
+            return None
+        return self.catalog.count_upload(key, self.per_minute, WINDOW)
+
+
+def upload_limiter(per_minute: int, catalog: Catalog) -> RateLimiter | SharedRateLimiter:
+    """Counted in the shared catalog on PostgreSQL; in this process's memory on SQLite."""
+    if catalog.shared:
+        return SharedRateLimiter(per_minute, catalog)
+    return RateLimiter(per_minute)
+
+
+async def check_upload_rate(request: Request) -> None:
     """A 429 problem with Retry-After when this client address has started too many uploads."""
-    limiter: RateLimiter = request.app.state.upload_limiter
-    wait = limiter.retry_after(request.client.host if request.client else "")
+    limiter: RateLimiter | SharedRateLimiter = request.app.state.upload_limiter
+    client = request.client.host if request.client else ""
+    if isinstance(limiter, SharedRateLimiter) and limiter.per_minute > 0:
+        wait = await anyio.to_thread.run_sync(limiter.retry_after, client)
+    else:
+        wait = limiter.retry_after(client)
     if wait is not None:
         seconds = max(1, math.ceil(wait))
         raise Problem(

@@ -6,6 +6,7 @@ store), so concurrent first requests cannot tear it.
 """
 
 import logging
+import math
 import tempfile
 import time
 from pathlib import Path, PurePath
@@ -20,6 +21,13 @@ WAVEFORM_SIZE = "1280x360"
 # Light blue on near-black: a contrast ratio of about 10:1, legible in forced colours too.
 WAVEFORM_BACKGROUND = "0x10151f"
 WAVEFORM_COLOUR = "0x7cc4fa"
+# showwavespic keeps every sample it is given until the end, so a long clip's waveform is
+# drawn from a decimated envelope of its sound: memory then does not grow with the length.
+SHORT_CLIP = 60.0  # seconds: up to this, every sample is drawn (23 MB at most, at 192 kHz)
+WAVEFORM_SAMPLES = 256 * 1280  # envelope samples of a longer clip: 256 per column at most
+ENVELOPE_RATE = 1000  # Hz: the first step down, so no one resampling ratio is huge
+MIN_RATE = 4  # Hz: keeps the resampler's filters small (a few MB) past 22 hours
+RMS_TO_MEAN = math.sqrt(2 / math.pi)  # mean |x| over RMS, for Gaussian noise
 STILL_AT = 0.10  # of the duration: past fade-ins and title cards, well before the end
 MEDIA_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
 
@@ -58,7 +66,7 @@ def render_poster(
     """Write a JPEG still (video) or a PNG waveform (audio) of `source` to `target`; blocking."""
     deadline = time.monotonic() + timeout
     if kind != "video":
-        _ffmpeg(_waveform_args(source, target), deadline)
+        _ffmpeg(_waveform_args(source, target, duration), deadline)
     else:
         # A video stream may end before the audio does: then fall back to its first frame.
         at = max(duration, 0.0) * STILL_AT
@@ -88,13 +96,35 @@ def _still_args(source: Path | str, seek: float, target: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def _waveform_args(source: Path | str, target: Path) -> list[str]:
-    graph = (
-        f"[0:a:0]aformat=channel_layouts=mono,"
-        f"showwavespic=s={WAVEFORM_SIZE}:colors={WAVEFORM_COLOUR}:scale=sqrt[wave];"
+def envelope_rate(duration: float) -> int | None:
+    """The sample rate of the envelope showwavespic draws; None: draw every sample."""
+    if duration <= SHORT_CLIP:
+        return None
+    return min(max(math.floor(WAVEFORM_SAMPLES / duration), MIN_RATE), ENVELOPE_RATE)
+
+
+def waveform_graph(duration: float) -> str:
+    """ffmpeg's filter graph from the first audio stream to the waveform picture."""
+    mono = "[0:a:0]aformat=sample_fmts=s16:channel_layouts=mono"  # s16: equal channels keep
+    rate = envelope_rate(duration)  # their level when mixed, instead of gaining 3 dB
+    if rate is not None:
+        # Squared (a native filter, far cheaper than aeval on every sample), averaged down,
+        # rooted: the RMS envelope, scaled so that noise-like sound draws as high as its
+        # mean |x| did (what showwavespic averages over each column).
+        mono += (
+            ",aformat=sample_fmts=flt,asplit[x][y];[x][y]amultiply,"
+            f"aresample={ENVELOPE_RATE},aresample={rate},"
+            f"aeval=sqrt(max(val(0)\\,0))*{RMS_TO_MEAN:.4f}:c=same,asetnsamples=n=4096:p=0"
+        )
+    return (
+        f"{mono},showwavespic=s={WAVEFORM_SIZE}:colors={WAVEFORM_COLOUR}:scale=sqrt[wave];"
         f"color=c={WAVEFORM_BACKGROUND}:s={WAVEFORM_SIZE}[back];"
         "[back][wave]overlay=format=auto"
     )
+
+
+def _waveform_args(source: Path | str, target: Path, duration: float) -> list[str]:
+    graph = waveform_graph(duration)
     return [
         *input_args(source), "-filter_complex", graph, "-frames:v", "1",
         "-c:v", "png", "-f", "image2", "-update", "1", f"file:{target}",

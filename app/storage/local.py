@@ -8,9 +8,9 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from app.storage.base import (
     ID_PATTERN,
@@ -44,14 +44,18 @@ class Quota:
     """The bytes a storage's files take, held under a limit while they are written.
 
     Counted per process from a walk at start-up plus what this process writes and deletes:
-    replicas sharing one volume each see only their own writes (a volume's own size or a
-    filesystem quota is the hard limit there).
+    with a SQLite catalog there is one server per library. Replicas sharing a PostgreSQL
+    catalog count in it instead (SharedQuota).
     """
 
     def __init__(self, limit: int | None, used: int = 0) -> None:
         self.limit = limit
         self.used = used
         self._lock = threading.Lock()
+
+    def account(self) -> "Quota":
+        """What one write claims through: here, the one count of this process."""
+        return self
 
     def claim(self, size: int) -> None:
         """Count `size` more bytes; StorageFull, counting nothing, when that passes the limit."""
@@ -67,11 +71,95 @@ class Quota:
         with self._lock:
             self.used = max(0, self.used - size)
 
+    def settle(self, key: str) -> None:
+        """A write was stored under key: its bytes stay counted here."""
+
+    def cancel(self, size: int) -> None:
+        """A write of `size` bytes was discarded."""
+        self.release(size)
+
+    def recount(self, usage: Callable[[], int]) -> None:
+        """Count afresh from the files themselves (after a sweep)."""
+        if self.limit is not None:
+            self.used = usage()
+
+
+class Ledger(Protocol):
+    """Where replicas count the quota together: the catalog on PostgreSQL."""
+
+    def reserve(
+        self, reservation: str, least: int, most: int, limit: int, ttl: float
+    ) -> tuple[int, int]: ...
+    def settle_reservation(self, reservation: str, key: str, size: int, ttl: float) -> None: ...
+    def drop_reservation(self, reservation: str) -> None: ...
+
+
+class SharedQuota:
+    """The quota counted in a ledger every replica shares: stored clips by their records'
+    sizes, writes in flight by reservations taken RESERVE_STEP bytes ahead (one round trip
+    per step, not per chunk) that expire after `ttl` if their replica dies."""
+
+    RESERVE_STEP = 4 * 1024 * 1024
+
+    def __init__(
+        self, limit: int, ledger: Ledger, *, ttl: float = 900.0, settled_ttl: float = 600.0
+    ) -> None:
+        self.limit = limit
+        self.ledger = ledger
+        self.ttl = ttl  # a write that claims nothing for this long is taken for dead
+        self.settled_ttl = settled_ttl  # a stored write counts this long until it is recorded
+
+    def account(self) -> "Reservation":
+        return Reservation(self)
+
+    def release(self, size: int) -> None:
+        """Stored files count by the catalog: a delete or a replacement changes nothing here."""
+
+    def recount(self, usage: Callable[[], int]) -> None:
+        """Nothing to count: the ledger knows."""
+
+
+class Reservation:
+    """One write's claim on a SharedQuota: bytes written, and bytes the ledger holds for it."""
+
+    def __init__(self, quota: SharedQuota) -> None:
+        self.quota = quota
+        self.id = secrets.token_urlsafe(16)
+        self.held = 0
+        self.used = 0
+
+    def claim(self, size: int) -> None:
+        if self.used + size > self.held:
+            quota = self.quota
+            least = self.used + size
+            most = least + quota.RESERVE_STEP
+            held, in_use = quota.ledger.reserve(self.id, least, most, quota.limit, quota.ttl)
+            if held < least:
+                raise StorageFull(
+                    f"the storage quota ({quota.limit:,} bytes) would be passed: "
+                    f"{in_use:,} bytes are in use"
+                )
+            self.held = held
+        self.used += size
+
+    def release(self, size: int) -> None:
+        self.used = max(0, self.used - size)
+
+    def settle(self, key: str) -> None:
+        if self.held:
+            self.quota.ledger.settle_reservation(self.id, key, self.used, self.quota.settled_ttl)
+            self.held = 0
+
+    def cancel(self, size: int) -> None:
+        if self.held:
+            self.quota.ledger.drop_reservation(self.id)
+            self.held = 0
+
 
 class PendingFile:
     """A temp file being written: counts and hashes what goes through it."""
 
-    def __init__(self, path: Path, fd: int, quota: Quota | None = None) -> None:
+    def __init__(self, path: Path, fd: int, quota: "Quota | Reservation | None" = None) -> None:
         self.path = path
         self.size = 0
         self.quota = quota or Quota(None)
@@ -79,7 +167,7 @@ class PendingFile:
         self._hash = hashlib.sha256()
 
     @classmethod
-    def create(cls, path: Path, quota: Quota | None = None) -> "PendingFile":
+    def create(cls, path: Path, quota: "Quota | Reservation | None" = None) -> "PendingFile":
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         try:
             return cls(path, os.open(path, flags, 0o644), quota)
@@ -159,14 +247,22 @@ class LocalStorage:
     """Files under root/<id[:2]>/<id>/<name>; temp files in root/.tmp on the same filesystem."""
 
     def __init__(
-        self, root: Path, *, orphan_grace: float = 300.0, quota_bytes: int | None = None
+        self,
+        root: Path,
+        *,
+        orphan_grace: float = 300.0,
+        quota_bytes: int | None = None,
+        quota: SharedQuota | None = None,
     ) -> None:
+        """`quota_bytes`: counted by this process; `quota`: counted with other replicas."""
         # Created once, at start-up; if it vanishes later (an unmounted volume), writes fail
         # and healthy() says so, rather than silently filling the disk underneath.
         root.mkdir(parents=True, exist_ok=True)
         self.root = root.resolve()
         self.orphan_grace = orphan_grace
-        self.quota = Quota(quota_bytes, self._usage() if quota_bytes is not None else 0)
+        self.quota: Quota | SharedQuota = quota or Quota(
+            quota_bytes, self._usage() if quota_bytes is not None else 0
+        )
 
     def _usage(self) -> int:
         """Bytes in our own files: the fan-out folders and temp files, not the catalog's."""
@@ -193,7 +289,7 @@ class LocalStorage:
         except OSError as error:
             raise _storage_error(error, "creating the temp directory") from error
         name = f"{host_tag()}.{os.getpid()}-{secrets.token_urlsafe(12)}.part"
-        return PendingFile.create(temp_dir / name, self.quota)
+        return PendingFile.create(temp_dir / name, self.quota.account())
 
     @contextlib.contextmanager
     def opened(self, pending: Pending) -> Iterator[Path | RemoteFile]:
@@ -224,6 +320,7 @@ class LocalStorage:
                     raise _storage_error(error, f"storing {key}") from error
             except OSError as error:
                 raise _storage_error(error, f"storing {key}") from error
+        pending.quota.settle(key)
         self.quota.release(replaced)
         try:
             _fsync_dir(path.parent)
@@ -234,7 +331,7 @@ class LocalStorage:
         """Claim what a tool wrote to the temp file's path itself (ffmpeg writes posters)."""
         extra = _size(pending.path) - pending.size
         if extra > 0:
-            self.quota.claim(extra)
+            pending.quota.claim(extra)
             pending.size += extra
 
     def _make_parents(self, path: Path) -> None:
@@ -252,7 +349,7 @@ class LocalStorage:
             pending.close()
         if pending.path.exists():
             pending.path.unlink(missing_ok=True)
-            self.quota.release(pending.size)
+            pending.quota.cancel(pending.size)
 
     def put_bytes(self, key: str, data: bytes, media_type: str | None = None) -> None:
         self._path(key)
@@ -315,8 +412,7 @@ class LocalStorage:
         try:
             removed += self._sweep_dirs(known_keys, known_ids, now)
         finally:
-            if self.quota.limit is not None:
-                self.quota.used = self._usage()
+            self.quota.recount(self._usage)
         return removed
 
     def _sweep_dirs(self, known_keys: set[str], known_ids: set[str], now: float) -> list[str]:

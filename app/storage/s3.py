@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,7 @@ from app.storage.base import (
     host_tag,
     pid_alive,
 )
+from app.storage.local import Reservation, SharedQuota
 
 if TYPE_CHECKING:
     from obstore import WritableFile
@@ -62,6 +64,8 @@ COPY_PART_SIZE = 1024**3  # part copies past it: 1 GiB each (S3 allows 5 MiB to 
 PROBE_READ_BUFFER = 256 * 1024  # mutagen and the truncation checks read headers and tails
 STORAGE_URL = re.compile(r"s3://(?P<bucket>[^/]+)/?(?P<prefix>.*)")
 CACHE_CONTROL = "public, max-age=86400"  # as app.streaming's, for direct and CDN readers
+MISSING_MEMORY = 300.0  # seconds known() trusts a read that found a key missing
+MAX_MISSING = 10_000
 
 
 @dataclass(frozen=True)
@@ -82,9 +86,10 @@ def parse_storage_url(url: str) -> tuple[str, str]:
 class PendingObject:
     """An upload being written to a temp key: counts and hashes what goes through it."""
 
-    def __init__(self, key: str, writer: WritableFile) -> None:
+    def __init__(self, key: str, writer: WritableFile, quota: Reservation | None = None) -> None:
         self.key = key
         self.size = 0
+        self.quota = quota
         self._writer: WritableFile | None = writer
         self._hash = hashlib.sha256()
 
@@ -99,6 +104,8 @@ class PendingObject:
     def write(self, data: bytes) -> None:
         if self._writer is None:
             raise StorageError("write to a finished upload")
+        if self.quota is not None:
+            self.quota.claim(len(data))
         try:
             self._writer.write(data)
         except Exception as error:
@@ -129,15 +136,22 @@ class PendingObject:
 class S3Storage:
     """Objects under s3://bucket/prefix/<id>/<name>; uploads go through .tmp/ temp keys."""
 
-    def __init__(self, settings: Settings, *, orphan_grace: float = 300.0) -> None:
+    def __init__(
+        self, settings: Settings, *, orphan_grace: float = 300.0, quota: SharedQuota | None = None
+    ) -> None:
+        """`quota`: AMPS_STORAGE_QUOTA_BYTES counted with other replicas (PostgreSQL); an
+        object store has no quota otherwise (counting it would mean listing the bucket)."""
         assert settings.storage_url is not None
         self.bucket, self.prefix = parse_storage_url(settings.storage_url)
         self.settings = settings
         self.orphan_grace = orphan_grace
         self.url_expiry = settings.s3_url_expiry
         self.store = S3Store(self.bucket, prefix=self.prefix or None, **_obstore_config(settings))
+        self.quota = quota
         self._admin: Any = None
         self._public_signer: Any = None
+        # Keys a read found missing, and when: pages ask known() instead of the store.
+        self._missing: dict[str, float] = {}
 
     @property
     def public_origin(self) -> str:
@@ -170,7 +184,7 @@ class S3Storage:
         writer = obstore.open_writer(
             self.store, key, buffer_size=PART_SIZE, max_concurrency=PARTS_IN_FLIGHT
         )
-        return PendingObject(key, writer)
+        return PendingObject(key, writer, self.quota.account() if self.quota else None)
 
     @contextlib.contextmanager
     def opened(self, pending: Pending) -> Iterator[Path | RemoteFile]:
@@ -212,6 +226,9 @@ class S3Storage:
                 self._copy_in_parts(source, target, upload.size)
         except Exception as error:
             raise StorageError(f"storing {key} failed: {error}") from error
+        if upload.quota is not None:
+            upload.quota.settle(key)
+        self._forget_missing(key)
         self._delete_quietly(upload.key)
 
     def _copy_in_parts(self, source: dict[str, str], target: dict[str, str], size: int) -> None:
@@ -240,6 +257,8 @@ class S3Storage:
             self._delete_quietly(upload.key)
         else:
             upload.abort()
+        if upload.quota is not None:
+            upload.quota.cancel(upload.size)
 
     def put_bytes(self, key: str, data: bytes, media_type: str | None = None) -> None:
         """One PUT: S3 shows the whole object or none of it."""
@@ -247,16 +266,25 @@ class S3Storage:
         attributes: dict[Any, str] = {"Cache-Control": CACHE_CONTROL}
         if media_type:
             attributes["Content-Type"] = media_type
+        account = self.quota.account() if self.quota else None
+        if account is not None:
+            account.claim(len(data))
         try:
             obstore.put(self.store, key, data, attributes=attributes)
         except Exception as error:
+            if account is not None:
+                account.cancel(len(data))
             raise StorageError(f"storing {key} failed: {error}") from error
+        if account is not None:
+            account.settle(key)
+        self._forget_missing(key)
 
     def read_bytes(self, key: str) -> bytes:
         self._key(key)
         try:
             return bytes(obstore.get(self.store, key).bytes())
         except FileNotFoundError:
+            self.note_missing(key)
             raise MissingKey(key) from None
         except Exception as error:
             raise StorageError(f"reading {key} failed: {error}") from error
@@ -267,18 +295,42 @@ class S3Storage:
         try:
             meta = obstore.head(self.store, key)
         except FileNotFoundError:
+            self.note_missing(key)
             raise MissingKey(key) from None
         except Exception as error:
             raise StorageError(f"looking up {key} failed: {error}") from error
         etag = (meta["e_tag"] or f"{meta['size']:x}").strip('"')
+        self._forget_missing(key)
         return ObjectInfo(meta["size"], etag, meta["last_modified"])
 
     def exists(self, key: str) -> bool:
+        """Asks the store (a HEAD request): for one key, never for every clip of a page."""
         try:
             self.info(key)
         except MissingKey:
             return False
         return True
+
+    def known(self, key: str) -> bool:
+        """Whether a key the catalog records is there, without asking the store: yes,
+        unless a read in this process found it missing in the last MISSING_MEMORY seconds.
+        A HEAD per clip costs 10-30 ms on a cloud store; pages list dozens of clips."""
+        seen = self._missing.get(key)
+        if seen is None:
+            return True
+        if time.monotonic() - seen < MISSING_MEMORY:
+            return False
+        self._missing.pop(key, None)
+        return True
+
+    def note_missing(self, key: str) -> None:
+        """A read found nothing under key (known() says so for a while)."""
+        if len(self._missing) >= MAX_MISSING:
+            self._missing.clear()
+        self._missing[key] = time.monotonic()
+
+    def _forget_missing(self, key: str) -> None:
+        self._missing.pop(key, None)
 
     def source(self, key: str) -> str:
         """A presigned URL ffmpeg can read the object from; MissingKey when there is none."""
@@ -321,6 +373,7 @@ class S3Storage:
             pass
         except Exception as error:
             raise StorageError(f"removing {key} failed: {error}") from error
+        self.note_missing(key)
 
     def _delete_quietly(self, key: str) -> None:
         try:

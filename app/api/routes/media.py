@@ -67,7 +67,7 @@ async def upload_media(
     """Streamed to storage as it arrives; refused (and nothing kept) unless it is audio or video.
     The clip is recorded as `processing`; a background job makes its poster (and a version web
     browsers play, when they cannot play the original) and turns it `ready` or `failed`."""
-    check_upload_rate(request)
+    await check_upload_rate(request)
     check_writer(request, settings)
     try:
         received = await receive_upload(

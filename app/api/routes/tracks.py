@@ -144,7 +144,7 @@ async def add_track(
 ) -> TrackPublic:
     """WebVTT or SRT (converted to WebVTT). A file with any error is refused whole, naming the
     line, and nothing is kept."""
-    check_upload_rate(request)
+    await check_upload_rate(request)
     check_writer(request, settings)
     media = await anyio.to_thread.run_sync(find_media, library.catalog, media_id)
     form = await read_form(request, settings.upload_read_timeout)

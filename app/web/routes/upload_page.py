@@ -58,7 +58,7 @@ async def upload_form(request: Request, library: LibraryDep, settings: SettingsD
     if not same_origin(request, settings.public_url):
         return render_form(request, settings, t, status=403, errors={"file": t("upload_failed")})
     try:
-        check_upload_rate(request)
+        await check_upload_rate(request)
         if settings.api_token is None:
             check_writer(request, settings)
         received = await receive_upload(
