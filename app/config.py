@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         description="Seconds a request body may stall between two chunks before the request "
         "is dropped with 408 and nothing kept.",
     )
+    upload_expiry: int = Field(
+        24 * 3600,
+        gt=0,
+        description="Seconds a resumable (tus) upload may sit unfinished after its last byte "
+        "before it expires (410) and its bytes are removed.",
+    )
     uploads_per_minute: int = Field(
         60,
         ge=0,

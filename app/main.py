@@ -11,7 +11,8 @@ from fastapi.telemetry import TelemetryConfig
 
 from app.api import problems
 from app.api.limits import BodyLimit, upload_limiter
-from app.api.routes import health, media, tracks
+from app.api.resumable import ResumableUploads
+from app.api.routes import health, media, tracks, uploads_tus
 from app.catalog.database import Catalog
 from app.config import Settings
 from app.jobs.processing import Processor
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     storage = open_storage(settings, catalog)
     jobs = make_queue(settings, Processor(settings, catalog, storage))
     library = Library(settings, catalog, storage, jobs)
+    resumable = ResumableUploads(settings, library)
     # Kept-open files serve clips on a local disk; other storage goes through the route.
     open_files = None
     if isinstance(storage, LocalStorage) and settings.stream_cache_seconds > 0:
@@ -55,9 +57,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(library.start)
         worker = asyncio.create_task(jobs.run()) if settings.run_jobs else None
+        sweeper = asyncio.create_task(resumable.sweep_periodically())
         try:
             yield
         finally:
+            sweeper.cancel()
             if worker is not None:
                 jobs.stop()
                 await asyncio.wait([worker])
@@ -84,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.library = library
+    app.state.resumable = resumable
     app.state.upload_limiter = upload_limiter(settings.uploads_per_minute, catalog)
     app.state.assets = Assets(settings.static_dir)
     app.state.templates = make_templates(app.state.assets)
@@ -98,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (media, tracks, stream, playable, posters, health, pages, upload_page, static, docs)
     for module in (*routers, oembed):
         app.include_router(module.router)
+    app.include_router(uploads_tus.router)
     app.add_middleware(BodyLimit, read_timeout=settings.upload_read_timeout)
     # A redirected stream comes from the store: the player's pages must allow its origin.
     media_origins = [storage.public_origin] if isinstance(storage, S3Storage) else []

@@ -20,6 +20,8 @@ WINDOW = 60.0
 MAX_CLIENTS = 100_000  # addresses remembered at once; past it the oldest are forgotten
 # Requests whose routes stream and limit their bodies themselves (uploads of clips and tracks).
 STREAMED = ("multipart/form-data",)
+# Resumable (tus) upload bodies, streamed and limited by their routes (POST and PATCH).
+STREAMED_ANY_METHOD = ("application/offset+octet-stream",)
 
 
 class BodyTimeout(Exception):
@@ -129,7 +131,9 @@ class BodyLimit:
             return
         headers = Headers(scope=scope)
         content_type = headers.get("content-type", "").lower()
-        if scope["method"] == "POST" and content_type.startswith(STREAMED):
+        if (
+            scope["method"] == "POST" and content_type.startswith(STREAMED)
+        ) or content_type.startswith(STREAMED_ANY_METHOD):
             await self.app(scope, receive, send)
             return
         try:

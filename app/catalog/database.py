@@ -7,6 +7,7 @@ import re
 import secrets
 import sqlite3
 import threading
+import zlib
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,12 +34,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
-from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, StaticPool
 from sqlalchemy.sql.expression import ColumnElement
 
 from app.catalog.models import (
     STATUSES,
     Media,
+    ResumableUpload,
     StorageReservation,
     Track,
     UploadStart,
@@ -211,6 +213,10 @@ class Catalog:
         database = self.url.database
         on_file = self.url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:")
         self._quick = _QuickReads(str(database)) if on_file else None
+        self._upload_locks: set[str] = set()
+        self._upload_locks_guard = threading.Lock()
+        self._locks_engine: Engine | None = None
+        self._locks_file: Any = None
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision; safe to run from several processes at once."""
@@ -464,6 +470,122 @@ class Catalog:
         with self._read() as session:
             return set(session.scalars(keys))
 
+    # Resumable (tus) uploads: their state; the bytes are the storage's.
+
+    def add_resumable(self, upload: ResumableUpload) -> ResumableUpload:
+        with self._write() as session, session.begin():
+            session.add(upload)
+        return upload
+
+    def get_resumable(self, upload_id: str) -> ResumableUpload | None:
+        with self._read() as session:
+            return session.get(ResumableUpload, upload_id)
+
+    def change_resumable(self, upload_id: str, **fields: object) -> ResumableUpload | None:
+        """Set fields of an upload (offset, length, state, media_id, expires_at); None if gone."""
+        with self._write() as session, session.begin():
+            upload = session.get(ResumableUpload, upload_id)
+            if upload is None:
+                return None
+            for name, value in fields.items():
+                setattr(upload, name, value)
+        return upload
+
+    def delete_resumable(self, upload_id: str) -> bool:
+        with self._write() as session, session.begin():
+            upload = session.get(ResumableUpload, upload_id)
+            if upload is not None:
+                session.delete(upload)
+        return upload is not None
+
+    def expired_resumables(self, now: datetime, limit: int = 1000) -> tuple[ResumableUpload, ...]:
+        """Uploads whose expiry has passed, oldest first."""
+        query = (
+            select(ResumableUpload)
+            .where(ResumableUpload.expires_at < now)
+            .order_by(ResumableUpload.expires_at)
+            .limit(limit)
+        )
+        with self._read() as session:
+            return tuple(session.scalars(query))
+
+    def resumable_ids(self) -> set[str]:
+        with self._read() as session:
+            return set(session.scalars(select(ResumableUpload.id)))
+
+    @contextlib.contextmanager
+    def resumable_lock(self, upload_id: str) -> Iterator[bool]:
+        """Hold the upload for one writer (a PATCH, a termination, the sweep): yields False at
+        once when another request, process or replica holds it. Released when the holder's
+        process dies (SIGKILL included): the next request takes it over."""
+        with self._upload_locks_guard:
+            if upload_id in self._upload_locks:
+                yield False
+                return
+            self._upload_locks.add(upload_id)
+        try:
+            with self._shared_lock(upload_id) as held:
+                yield held
+        finally:
+            with self._upload_locks_guard:
+                self._upload_locks.discard(upload_id)
+
+    @contextlib.contextmanager
+    def _shared_lock(self, upload_id: str) -> Iterator[bool]:
+        """The lock between processes. PostgreSQL: a session advisory lock on a connection of
+        its own, so the offset can be committed while it is held (a row lock would hold every
+        offset update back until the PATCH ends) and the server drops it with the connection.
+        A SQLite file: a byte-range lock in a file beside it (the kernel drops it with the
+        process)."""
+        if self.url.get_backend_name() == "postgresql":
+            engine = self._lock_engine()
+            with engine.connect() as connection:
+                key = {"key": f"amps-upload:{upload_id}"}
+                held = bool(
+                    connection.scalar(text("SELECT pg_try_advisory_lock(hashtext(:key))"), key)
+                )
+                connection.commit()  # not idle in a transaction while the PATCH runs
+                try:
+                    yield held
+                finally:
+                    if held:
+                        connection.execute(text("SELECT pg_advisory_unlock(hashtext(:key))"), key)
+                        connection.commit()
+            return
+        lock_file = self._lock_file()
+        if lock_file is None:  # an in-memory database lives in this process only
+            yield True
+            return
+        position = zlib.crc32(upload_id.encode()) & 0x7FFFFFFF
+        try:
+            fcntl.lockf(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, position)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.lockf(lock_file, fcntl.LOCK_UN, 1, position)
+
+    def _lock_engine(self) -> Engine:
+        with self._upload_locks_guard:
+            if self._locks_engine is None:
+                self._locks_engine = create_engine(
+                    self.url,
+                    poolclass=NullPool,
+                    connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+                )
+            return self._locks_engine
+
+    def _lock_file(self) -> Any:
+        database = self.url.database
+        if database in (None, "", ":memory:"):
+            return None
+        with self._upload_locks_guard:
+            if self._locks_file is None:
+                self._locks_file = Path(f"{database}.upload-locks").open("a+b")  # noqa: SIM115
+            return self._locks_file
+
     def ping(self) -> bool:
         try:
             with self.engine.connect() as connection:
@@ -475,6 +597,10 @@ class Catalog:
     def dispose(self) -> None:
         if self._quick is not None:
             self._quick.close()
+        if self._locks_engine is not None:
+            self._locks_engine.dispose()
+        if self._locks_file is not None:
+            self._locks_file.close()
         self.engine.dispose()
 
 

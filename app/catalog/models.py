@@ -159,6 +159,35 @@ class Track(Base):
         return f"<Track {self.id} {self.kind} {self.srclang} of {self.media_id}>"
 
 
+UPLOAD_STATES = ("open", "done", "expired")
+
+
+class ResumableUpload(Base):
+    """A resumable (tus) upload: how far its bytes durably reached, what it becomes when whole.
+
+    `offset` is written only after the bytes below it are synced, so it never runs ahead of
+    them. A finished upload keeps pointing at its clip (`media_id`) and an expired one stays as
+    a marker (410) until `expires_at` passes again; then the row goes."""
+
+    __tablename__ = "resumable_uploads"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", UPLOAD_STATES), name="state"),
+        Index("ix_resumable_uploads_expires_at", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    length: Mapped[int | None] = mapped_column(BigInteger)  # None until a deferred length is set
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    upload_metadata: Mapped[str] = mapped_column(Text, default="")  # the Upload-Metadata header
+    media_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<ResumableUpload {self.id} {self.state} {self.offset}/{self.length}>"
+
+
 class UploadStart(Base):
     """An upload a client address started, kept while it counts against the upload rate.
     Written on PostgreSQL only, where replicas share the count (a SQLite server counts in

@@ -32,6 +32,7 @@ from app.storage.base import (
 
 FAN_OUT_PATTERN = re.compile(r"[A-Za-z0-9_-]{2}")
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+RESUMABLE_DIR = "resumable"  # under TEMP_DIR: partial files of resumable uploads
 
 
 def _storage_error(error: OSError, doing: str) -> StorageError:
@@ -218,6 +219,39 @@ class PendingFile:
                 os.close(fd)
             except OSError as error:
                 raise _storage_error(error, "closing a temp file") from error
+
+
+class AppendFile(PendingFile):
+    """A resumable upload's partial file, opened by one request to append after `start`."""
+
+    def __init__(self, path: Path, fd: int, quota: "Quota | Reservation", start: int) -> None:
+        super().__init__(path, fd, quota)
+        self.start = start
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def rewind(self) -> None:
+        """Drop what this request appended (its checksum did not match, or it broke off)."""
+        if self._fd is None:
+            raise StorageError("rewind of a closed temp file")
+        try:
+            os.ftruncate(self._fd, self.start)
+            os.lseek(self._fd, self.start, os.SEEK_SET)
+        except OSError as error:
+            raise _storage_error(error, "truncating") from error
+        self.quota.release(self.size)
+        self.size = 0
+        self._hash = hashlib.sha256()
+
+
+def _sha256_of(path: Path) -> "hashlib._Hash":
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1024 * 1024):
+            digest.update(chunk)
+    return digest
 
 
 def _fsync_dir(path: Path) -> None:
@@ -468,6 +502,83 @@ class LocalStorage:
             return [p for p in directory.iterdir() if p.is_file() and not p.is_symlink()]
         except FileNotFoundError:
             return []
+
+    # Resumable (tus) uploads: one partial file each under .tmp/resumable/, which the temp
+    # sweep above leaves alone (it looks at .tmp's own files only); their expiry is the
+    # catalog's to decide, so they go through drop_resumable.
+
+    def _resumable_path(self, upload_id: str) -> Path:
+        if not ID_PATTERN.fullmatch(upload_id):
+            raise InvalidKey(f"not an upload id: {upload_id!r}")
+        return self.root / TEMP_DIR / RESUMABLE_DIR / f"{upload_id}.part"
+
+    def create_resumable(self, upload_id: str) -> None:
+        """An empty partial file for a new upload, durable before its record is written."""
+        path = self._resumable_path(upload_id)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            PendingFile.create(path).close()
+            _fsync_dir(path.parent)
+        except OSError as error:
+            raise _storage_error(error, "creating an upload's file") from error
+
+    def append_resumable(self, upload_id: str, offset: int) -> AppendFile:
+        """The partial file opened to append at `offset` (the durable, recorded one): bytes past
+        it, written by a request that died before its offset was recorded, are cut off.
+        MissingKey when the file is gone or shorter than `offset`."""
+        path = self._resumable_path(upload_id)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise MissingKey(upload_id) from None
+        except OSError as error:
+            raise _storage_error(error, "opening an upload's file") from error
+        try:
+            size = os.fstat(fd).st_size
+            if size < offset:
+                raise MissingKey(f"{upload_id}: {size} bytes kept, {offset} recorded")
+            if size > offset:
+                os.ftruncate(fd, offset)
+                self.quota.release(size - offset)
+            os.lseek(fd, offset, os.SEEK_SET)
+        except BaseException as error:
+            os.close(fd)
+            if isinstance(error, OSError):
+                raise _storage_error(error, "opening an upload's file") from error
+            raise
+        return AppendFile(path, fd, self.quota.account(), offset)
+
+    def completed_resumable(self, upload_id: str) -> PendingFile:
+        """The whole upload as a pending file (hashed from its start), for the library to probe
+        and commit or discard like any other upload. Reads the file: run it off the loop."""
+        path = self._resumable_path(upload_id)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise MissingKey(upload_id) from None
+        pending = PendingFile(path, fd, self.quota.account())
+        try:
+            pending.size = os.fstat(fd).st_size
+            pending._hash = _sha256_of(path)
+        except OSError as error:
+            pending.close()
+            raise _storage_error(error, "reading an upload's file") from error
+        return pending
+
+    def drop_resumable(self, upload_id: str) -> None:
+        path = self._resumable_path(upload_id)
+        size = _size(path)
+        path.unlink(missing_ok=True)
+        self.quota.release(size)
+
+    def resumable_ages(self) -> dict[str, float]:
+        """Every partial upload file's id and seconds since it was last written."""
+        now = time.time()
+        return {
+            path.name.removesuffix(".part"): _age(path, now)
+            for path in self._files(self.root / TEMP_DIR / RESUMABLE_DIR)
+            if path.name.endswith(".part")
+        }
 
     def healthy(self) -> bool:
         """The root is a directory we can write to (checked by writing, not by asking)."""
