@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install what pip cannot, from Debian's packages: ffmpeg, Chromium (with fonts, for the browser
-# tests and screenshots), npm (for axe-core), nginx (amps behind it is tested); with `bench`,
-# also wrk.
+# tests and screenshots), npm (for axe-core), nginx (amps behind it is tested), podman, buildah
+# and debootstrap (the Docker image is built and run by the tests); with `bench`, also wrk.
 # Idempotent: does nothing, and says nothing, when everything is already there.
 set -eu
 
@@ -13,6 +13,11 @@ command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v npm >/dev/null 2>&1 || need="$need npm"
 # nginx: the tests run amps behind it (X-Accel-Redirect), as docs/nginx.conf sets it up.
 command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
+# podman, buildah and debootstrap: tests/test_docker_image.py builds the Dockerfile without a
+# Docker engine, from a local Debian base.
+command -v podman >/dev/null 2>&1 || need="$need podman"
+command -v buildah >/dev/null 2>&1 || need="$need buildah"
+command -v debootstrap >/dev/null 2>&1 || need="$need debootstrap"
 if [ "${1:-}" = "bench" ]; then
   command -v wrk >/dev/null 2>&1 || need="$need wrk"
 fi
