@@ -13,7 +13,7 @@ round, so that a change of load on a shared machine falls on every server alike.
 For each client and server: the median MB/s of the rounds and its ratio to nginx's median, the
 CPU the server and the client spent per GB (their sum is what two cores must share), and how
 much CPU other processes used meanwhile. The file is read once before each round, so every
-download is from the page cache.
+download is from the page cache (--cold: evicted before each download instead).
 
     .venv/bin/python bench/full_download.py                  # 512 MiB, 5 rounds, ~2 min
     .venv/bin/python bench/full_download.py --rounds 9 --servers granian
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -127,6 +128,18 @@ def children_cpu() -> float:
     return times.children_user + times.children_system
 
 
+def pin(pids: list[int], cpus: set[int]) -> None:
+    """Servers (with their workers) and this script, so every curl it starts, on `cpus`."""
+    for pid in pids:
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            proc.cpu_affinity(list(cpus))  # threads started later inherit it
+            for thread in proc.threads():
+                psutil.Process(thread.id).cpu_affinity(list(cpus))
+    os.sched_setaffinity(0, cpus)
+    print(f"servers and clients pinned to CPU {sorted(cpus)}")
+
+
 def warm(path: Path) -> None:
     """Read the file once: every download is then served from the page cache."""
     with path.open("rb") as source:
@@ -134,20 +147,32 @@ def warm(path: Path) -> None:
             pass
 
 
+def evict(path: Path) -> None:
+    """Drop this file's pages from the page cache: the next download reads the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 def measure(
-    targets: dict[str, tuple[str, int]], size: int, path: Path, rounds: int
+    targets: dict[str, tuple[str, int]], size: int, path: Path, rounds: int, cold: bool
 ) -> tuple[dict[tuple[str, str], Cell], float]:
     """targets: server name -> (file URL, pid). Returns the cells and others' CPU (% of 1 core)."""
     cells = {(c[0], s): Cell() for c in CLIENTS for s in targets}
     names = list(targets)
     others = OtherLoad()
     for number in range(rounds):
-        warm(path)
+        if not cold:
+            warm(path)
         order = names[number % len(names) :] + names[: number % len(names)]
         print(f"  round {number + 1}/{rounds}: {', '.join(order)}", flush=True)
         for client, extra, query, status in CLIENTS:
             for server in order:
                 url, pid = targets[server]
+                if cold:
+                    evict(path)
                 before = children_cpu()  # nginx ignores the query: the same file, same way
                 one = download(url + query, extra, pid, size, status)
                 one.client_cpu = client_cpu_since(before)
@@ -201,6 +226,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--size-mb", type=float, default=512, help="file size, MiB (512)")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds, median (5)")
     parser.add_argument("--servers", default=",".join(SERVERS), help="amps servers, by name")
+    parser.add_argument(
+        "--cold", action="store_true", help="evict the file from the page cache before each"
+    )
+    parser.add_argument(
+        "--cpus",
+        default="",
+        help="pin servers and clients to these CPUs, e.g. 0 (one core for both: a busy machine)",
+    )
     return parser.parse_args()
 
 
@@ -222,9 +255,11 @@ def run(args: argparse.Namespace, tmp: Path, stack: list[Callable[[], None]]) ->
         stack.append(amps.stop)
         assert amps.proc is not None
         targets[server] = (f"{amps.base}/media/{uploaded.id}/stream", amps.proc.pid)
+    if args.cpus:
+        pin([pid for _, pid in targets.values()], {int(c) for c in args.cpus.split(",")})
     print(f"{uploaded.mime_type}, {uploaded.size / MIB:.0f} MiB; before: {machine_load()}")
     started = time.monotonic()
-    cells, others = measure(targets, uploaded.size, uploaded.path, args.rounds)
+    cells, others = measure(targets, uploaded.size, uploaded.path, args.rounds, args.cold)
     print()
     print_table(report(cells, list(targets)))
     print()

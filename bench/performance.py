@@ -6,7 +6,9 @@ each mode (MODES): uvicorn through the FastAPI route (the path before the fast p
 AMPS_STREAM_CACHE_SECONDS=0), uvicorn and granian with the fast path, amps behind nginx with
 X-Accel-Redirect (docs/nginx.conf), and 2 workers of each server. For each:
 
-  * one client, full download: median MB/s of --runs curl runs;
+  * one reader's full download is bench/full_download.py's: alternating rounds with the
+    clients readers use (one run here, after nginx's heavier tests, said 1.06-1.17x nginx
+    where curl from outside found 0.39-0.79x);
   * 16 clients at once, full downloads: aggregate MB/s, the server's RSS growth (peak minus
     before, sampled every 0.1 s, nginx's too when amps is behind it) and CPU s per GB;
   * random 64 KiB ranges (`Range: bytes=X-(X+65535)`), 32 connections, wrk --latency for
@@ -142,20 +144,6 @@ def repeats_for(size: int) -> int:
     return max(1, math.ceil(SMALL_FILE_BYTES / size))
 
 
-def single_client(url: str, size: int, runs: int, figures: Figures) -> None:
-    repeats = repeats_for(size)
-    finish_download(curl_download(url, 1), 1)  # warm-up, not counted
-    speeds = []
-    for _ in range(runs):
-        done = finish_download(curl_download(url, repeats), repeats)
-        if not done.ok(size):
-            figures.problems.append(f"single download: {done.problem(size)}")
-            continue
-        speeds.append(done.bytes / done.seconds / MB)
-    if speeds:
-        figures.single_mbps = statistics.median(speeds)
-
-
 def concurrent_clients(
     url: str, size: int, clients: int, pids: list[int], figures: Figures
 ) -> None:
@@ -225,7 +213,6 @@ MODES = [
 
 @dataclass
 class Figures:
-    single_mbps: float = math.nan
     concurrent_mbps: float = math.nan
     rss_growth_mb: float = math.nan
     cpu_s_per_gb: float = math.nan
@@ -319,8 +306,6 @@ def measure(
 ) -> Figures:
     figures = Figures()
     others = OtherLoad()
-    print(f"  {name}: single client ...", flush=True)
-    single_client(url, uploaded.size, args.runs, figures)
     print(f"  {name}: {args.clients} clients ...", flush=True)
     rss = RssPeak(pids)
     concurrent_clients(url, uploaded.size, args.clients, pids, figures)
@@ -351,7 +336,6 @@ def number(value: float) -> str:
 
 
 ROWS = [
-    ("full file, 1 client (MB/s)", "single_mbps"),
     ("full file, {clients} clients (MB/s)", "concurrent_mbps"),
     ("RSS growth, {clients} clients (MB)", "rss_growth_mb"),
     ("CPU per GB sent, {clients} clients (s)", "cpu_s_per_gb"),
@@ -434,7 +418,6 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=float, default=512, help="large file, MiB (512)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (10)")
-    parser.add_argument("--runs", type=int, default=5, help="single-client runs, median (5)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent downloads (16)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
@@ -442,14 +425,14 @@ def parse_args() -> argparse.Namespace:
         "--modes", default=",".join(m.name for m in MODES), help="amps modes to run, by name"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="smoke check: 64 MiB file, 3 s wrk runs, 2 runs"
+        "--quick", action="store_true", help="smoke check: 64 MiB file, 3 s wrk runs"
     )
     parser.add_argument(
         "--streams-only", action="store_true", help="leave out bench/pages_import.py's rows"
     )
     args = parser.parse_args()
     if args.quick:
-        args.size_mb, args.duration, args.runs = 64, 3, 2
+        args.size_mb, args.duration = 64, 3
     return args
 
 
