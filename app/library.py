@@ -3,6 +3,7 @@
 import logging
 import re
 import secrets
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -170,12 +171,29 @@ class Library:
         self.jobs = jobs or make_queue(settings, Processor(settings, catalog, storage), inline=True)
 
     def start(self) -> None:
-        """Bring the catalog schema up to date and clear leftovers of interrupted writes."""
+        """Bring the catalog schema up to date and clear leftovers of interrupted writes:
+        dead uploads' temp files now, files no record names in a background thread (that
+        walks or lists the whole library, which may take minutes: the server is ready and
+        answering meanwhile)."""
         self.catalog.migrate()
+        self._sweep(self.storage.sweep_temp)
+        self.sweeper = threading.Thread(
+            target=self._sweep, args=(self._sweep_all,), name="amps-sweep", daemon=True
+        )
+        self.sweeper.start()
+
+    def _sweep_all(self) -> list[str]:
+        return self.storage.sweep(self.catalog.storage_keys())
+
+    @staticmethod
+    def _sweep(sweep: Callable[[], list[str]]) -> None:
         try:
-            removed = self.storage.sweep(self.catalog.storage_keys())
+            removed = sweep()
         except StorageError as exc:  # an object store that is down: /healthz says so
             log.warning("no sweep of leftovers this time: %s", exc)
+            return
+        except Exception:  # never a crash: the next start sweeps again
+            log.warning("the sweep of leftovers stopped", exc_info=True)
             return
         if removed:
             log.info("removed %d leftover file(s) from interrupted writes", len(removed))

@@ -25,7 +25,14 @@ from app.streams.open_files import OpenFiles
 from app.web.assets import Assets
 from app.web.headers import SecurityHeaders, policy_for, security_headers
 from app.web.i18n import LOCALES
-from app.web.page_cache import PageCache, StampReader, files_hash, quick_stamps, read_stamps
+from app.web.page_cache import (
+    PageCache,
+    StampReader,
+    file_check,
+    files_hash,
+    quick_stamps,
+    read_stamps,
+)
 from app.web.routes import docs, oembed, pages, playable, posters, static, stream, upload_page
 from app.web.templating import TEMPLATES, make_templates
 
@@ -98,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     quick = None
     if catalog.reads_quickly and isinstance(storage, LocalStorage):
         quick = quick_stamps(catalog.quick_stamp, storage)
-    app.state.stamps = StampReader(read_stamps(catalog.stamps, storage.exists), quick)
+    app.state.stamps = StampReader(read_stamps(catalog.stamps, file_check(storage)), quick)
     problems.install(app, pages.page_not_found)
     routers = (media, tracks, stream, playable, posters, health, pages, upload_page, static, docs)
     for module in (*routers, oembed):

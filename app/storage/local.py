@@ -449,6 +449,10 @@ class LocalStorage:
             self.quota.recount(self._usage)
         return removed
 
+    def sweep_temp(self) -> list[str]:
+        """Remove dead uploads' temp files only: one folder, quick enough before serving."""
+        return self._sweep_temp(time.time())
+
     def _sweep_dirs(self, known_keys: set[str], known_ids: set[str], now: float) -> list[str]:
         removed: list[str] = []
         for fan_out in self._dirs(self.root):

@@ -402,6 +402,22 @@ class S3Storage:
         except Exception as error:
             raise StorageError(f"sweeping the object store failed: {error}") from error
 
+    def sweep_temp(self) -> list[str]:
+        """Remove dead uploads only (temp objects and multipart uploads): two listings of
+        the temp prefix, however many clips the store holds."""
+        now = datetime.now(UTC)
+        removed: list[str] = []
+        try:
+            for batch in obstore.list(self.store, prefix=TEMP_DIR):
+                for meta in batch:
+                    key, age = meta["path"], (now - meta["last_modified"]).total_seconds()
+                    if self._is_leftover(key, age, set(), set()):
+                        self._delete_quietly(key)
+                        removed.append(key)
+            return removed + self._sweep_uploads(now)
+        except Exception as error:
+            raise StorageError(f"sweeping the object store failed: {error}") from error
+
     def _is_leftover(self, key: str, age: float, known_keys: set[str], known_ids: set[str]) -> bool:
         folder, _, name = key.partition("/")
         if folder == TEMP_DIR:

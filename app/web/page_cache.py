@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.catalog.database import Busy, Stamp
+from app.storage.base import Storage
 from app.storage.local import LocalStorage
+from app.storage.s3 import S3Storage
 
 MAX_PAGES = 512  # about 12 KB each: a few MB per process at most
 MAX_BATCH = 500  # ids per catalog query
@@ -140,6 +142,14 @@ class StampReader:
                 else:
                     future.set_result(result.result().get(media_id))
         self._schedule(loop)
+
+
+def file_check(storage: Storage) -> Callable[[str], bool]:
+    """How pages learn that a clip's file is there: a stat on a local disk; on an object
+    store the catalog's word (S3Storage.known), never a request to the store per clip."""
+    if isinstance(storage, S3Storage):
+        return storage.known
+    return storage.exists
 
 
 def read_stamps(
