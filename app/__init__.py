@@ -9,6 +9,7 @@ draws them); imports run down this list and never back up (tests/test_architectu
 - `deps`: the app's parts as FastAPI dependencies;
 - `library`: a clip's life (upload, probe, store, record, queue its jobs, delete);
 - `jobs`: the queue and the work it runs;
+- `speech`: captions from a clip's sound (script alignment, cue layout, speech models);
 - `media` (what a file holds and what ffmpeg makes of it), `streams` (how bytes leave);
 - `catalog` (the records), `storage` (the bytes);
 - `config` (settings), `errors` (the one refusal every layer may raise).

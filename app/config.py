@@ -150,6 +150,11 @@ class Settings(BaseSettings):
         "before the catalog is asked again (a deleted file is noticed at once); 0: no cache, "
         "every stream request goes through the route.",
     )
+    speech_models: dict[str, Path] = Field(
+        default_factory=dict,
+        description='Speech model directories by language, as JSON (`{"es": "/srv/models/es"}`); '
+        "each holds `acoustic/`, `words.dict` and `SHA256SUMS`. English is built in.",
+    )
     host: str = Field("127.0.0.1", description="Address `amps serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `amps serve` listens on.")
 

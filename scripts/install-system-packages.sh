@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install what pip cannot, from Debian's packages: ffmpeg, Chromium (with fonts, for the browser
 # tests and screenshots), npm (for axe-core), nginx (amps behind it is tested), podman, buildah
-# and debootstrap (the Docker image is built and run by the tests); with `bench`, also wrk.
+# and debootstrap (the Docker image is built and run by the tests), espeak-ng and LibriVox
+# recordings (speech alignment and its tests); with `bench`, also wrk.
 # Idempotent: does nothing, and says nothing, when everything is already there.
 set -eu
 
@@ -18,6 +19,13 @@ command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
 command -v podman >/dev/null 2>&1 || need="$need podman"
 command -v buildah >/dev/null 2>&1 || need="$need buildah"
 command -v debootstrap >/dev/null 2>&1 || need="$need debootstrap"
+# espeak-ng: pronunciations of words the speech dictionary lacks (app/speech/pronounce.py); its
+# library speaks the tests' news clips with true word times. pocketsphinx-testdata: public-domain
+# LibriVox readings with transcripts, for the speech tests.
+command -v espeak-ng >/dev/null 2>&1 || need="$need espeak-ng"
+[ -e /usr/lib/x86_64-linux-gnu/libespeak-ng.so.1 ] || ldconfig -p 2>/dev/null | grep -q libespeak-ng.so.1 \
+  || need="$need libespeak-ng1"
+[ -e /usr/share/pocketsphinx/test/data/librivox/transcription ] || need="$need pocketsphinx-testdata"
 if [ "${1:-}" = "bench" ]; then
   command -v wrk >/dev/null 2>&1 || need="$need wrk"
 fi

@@ -17,6 +17,7 @@ LAYERS = [
     ("app.deps",),
     ("app.library",),
     ("app.jobs",),
+    ("app.speech",),
     ("app.media", "app.streams"),
     ("app.catalog", "app.storage"),
     ("app.config", "app.errors"),

@@ -1,0 +1,130 @@
+"""Speech models per language: where they are, and proof that they are the files we expect.
+
+English is built in: pocketsphinx 5.1.1's wheel ships the en-us acoustic model and CMUdict,
+pinned below by SHA-256. An operator adds or replaces a language with a directory named in
+`AMPS_SPEECH_MODELS` ({"en": "/srv/models/en"}) holding `acoustic/` (a pocketsphinx acoustic
+model), `words.dict` (its pronunciations) and `SHA256SUMS` (`sha256sum` output for every file).
+Every file is hashed before a model is first loaded; one that does not match is refused.
+"""
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pocketsphinx
+
+CHUNK = 1024 * 1024
+BUILT_IN_EN: dict[str, str] = {
+    "cmudict-en-us.dict": "20b5c293e1f311fb375fe067e500ec5636f4fc7af5594967263696def9b23bfe",
+    "en-us/feat.params": "c982c5f75e2a30c34d2c9ef1f6b129a5a00e67e3e927565076b58664cc2404c9",
+    "en-us/mdef": "2360f9a86889c1cfee8bd618a0269387911e5fb2920a594f506b18b8c79683b0",
+    "en-us/means": "832019e32cac12eb318964f96f469034acb12d0348eeddc3831831a100cb4dd4",
+    "en-us/noisedict": "7295b07df2c204c4f87c6782b6be1a3859d7006d4e3864181c955d6dab105a33",
+    "en-us/sendump": "8c9564c0d5bef69ca9d9bf1014abe162f071644cf02cf1fa8a483c3dc165a7a8",
+    "en-us/transition_matrices": (
+        "c1f7f28ea43177be734be1f88bd7f1b9a853d0e660f8599c67c6eaeca8bb539a"
+    ),
+    "en-us/variances": "b00d696f85e96834fc10f8e5f06428d8c4db6bffdbe5845b6f69bf6efbc48fa5",
+}
+
+
+class ModelError(Exception):
+    """A model that is missing or not the one we expect; str() says which file and what to do."""
+
+
+@dataclass(frozen=True)
+class SpeechModel:
+    """A checked pocketsphinx model for one language."""
+
+    language: str
+    acoustic: Path  # directory: mdef, means, variances, ...
+    dictionary: Path
+    voice: str  # espeak-ng voice for words the dictionary lacks
+    origin: str  # "pocketsphinx 5.1.1 en-us" or the operator's directory
+
+
+_checked: dict[tuple[Path, str, int, int], None] = {}
+_lock = threading.Lock()
+
+
+def base_language(language: str | None) -> str:
+    """ "en-GB" -> "en"; None -> ""."""
+    return (language or "").replace("_", "-").split("-")[0].lower()
+
+
+def find_model(language: str | None, configured: Mapping[str, Path]) -> SpeechModel | None:
+    """The checked model for a clip's language; None when no model covers it."""
+    base = base_language(language)
+    if base in configured:
+        return checked(operator_model(base, Path(configured[base])))
+    if base == "en":
+        return checked(built_in_english())
+    return None
+
+
+def built_in_english() -> SpeechModel:
+    root = Path(pocketsphinx.get_model_path("en-us"))
+    return SpeechModel(
+        "en", root / "en-us", root / "cmudict-en-us.dict", "en-us", "pocketsphinx 5.1.1 en-us"
+    )
+
+
+def operator_model(language: str, directory: Path) -> SpeechModel:
+    return SpeechModel(
+        language, directory / "acoustic", directory / "words.dict", language, str(directory)
+    )
+
+
+def manifest(model: SpeechModel) -> dict[Path, str]:
+    """Each file of the model and the SHA-256 it must have."""
+    if model.origin.startswith("pocketsphinx "):
+        root = model.dictionary.parent
+        return {root / name: digest for name, digest in BUILT_IN_EN.items()}
+    sums = model.dictionary.parent / "SHA256SUMS"
+    try:
+        lines = sums.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        raise ModelError(
+            f"The {model.language} speech model has no readable {sums}: "
+            "list its files there with `sha256sum`."
+        ) from None
+    listed = {}
+    for line in filter(str.strip, lines):
+        digest, _, name = line.partition(" ")
+        listed[sums.parent / name.strip().lstrip("*")] = digest.lower()
+    for needed in (model.acoustic / "mdef", model.dictionary):
+        if needed not in listed:
+            raise ModelError(f"{sums} does not list {needed}: list every file of the model.")
+    return listed
+
+
+def checked(model: SpeechModel) -> SpeechModel:
+    """`model`, once every file in its manifest hashes as expected (checked once per process
+    while a file keeps its size and modification time)."""
+    for path, digest in manifest(model).items():
+        try:
+            stat = path.stat()
+        except OSError:
+            raise ModelError(f"The {model.language} speech model lacks {path}.") from None
+        key = (path, digest, stat.st_size, stat.st_mtime_ns)
+        with _lock:
+            if key in _checked:
+                continue
+        if sha256(path) != digest:
+            raise ModelError(
+                f"{path} is not the file the {model.language} speech model should hold (its "
+                "SHA-256 differs): it was changed or damaged. Reinstall the model."
+            )
+        with _lock:
+            _checked[key] = None
+    return model
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

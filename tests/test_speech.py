@@ -1,0 +1,268 @@
+"""Captions from speech (app.speech): real pocketsphinx on real audio.
+
+Speech is espeak-ng reading a short news paragraph, with the true start of every word from
+libespeak-ng (tests/speech.py), clean and with noise or music mixed in by ffmpeg; and Debian's
+public-domain LibriVox recordings (pocketsphinx-testdata). Each clip lasts seconds.
+"""
+
+import shutil
+import subprocess
+from pathlib import Path
+from statistics import mean
+
+import pytest
+
+from app.speech.align import NoSpeech, align_script
+from app.speech.audio import AudioError, Pcm, decode_audio
+from app.speech.models import ModelError, built_in_english, find_model, sha256
+from app.speech.script import MAX_SCRIPT_BYTES, ScriptError, decode_script, tokenize
+from app.speech.tracks import aligned_track
+from tests.media import ffmpeg
+from tests.speech import (
+    ESPEAK_VERSION,
+    NEWS,
+    Spoken,
+    check_cue_rules,
+    espeak_version,
+    mix,
+    onsets,
+    start_errors,
+    synthesize,
+)
+
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+UNSPOKEN = "The mayor did not attend the meeting because of illness."
+WITH_UNSPOKEN = NEWS.replace("evening. ", f"evening. {UNSPOKEN} ")
+EDITED = NEWS.replace("will rise by a fifth", "will increase by one fifth")
+
+pytestmark = pytest.mark.skipif(
+    espeak_version() is None, reason="espeak-ng is not installed (make install installs it)"
+)
+
+
+@pytest.fixture(scope="module")
+def news(tmp_path_factory: pytest.TempPathFactory) -> Spoken:
+    return synthesize(NEWS, tmp_path_factory.mktemp("speech") / "news.wav")
+
+
+def pcm_of(source: Path, tmp_path: Path) -> Pcm:
+    return decode_audio(source, tmp_path / f"{source.stem}.raw", timeout=30)
+
+
+def test_espeak_word_times_are_the_truth(news: Spoken) -> None:
+    # What every error figure below rests on: espeak-ng 1.51's WORD events say where words
+    # start. Another release may time words differently: check before trusting it.
+    assert espeak_version() == ESPEAK_VERSION
+    assert len(news.words) >= 30
+    assert news.starts == sorted(news.starts)
+    heard = onsets(news.path)
+    sentence_starts = [news.starts[0], news.starts[news.words.index("Spending")],
+                       news.starts[news.words.index("Residents")]]  # fmt: skip
+    for start in sentence_starts:  # after a pause, sound starts where the word does
+        assert min(abs(onset - start) for onset in heard) < 0.03, (start, heard)
+
+
+def test_clean_speech_is_aligned_to_within_tens_of_ms(news: Spoken, tmp_path: Path) -> None:
+    alignment = align_script(pcm_of(news.path, tmp_path), NEWS, built_in_english())
+    errors = start_errors(news, alignment.words)
+    assert len(errors) == len(news.words)
+    assert mean(errors) <= 0.040 and max(errors) <= 0.150, errors
+    assert alignment.unplaced == []
+    assert [word.text for word in alignment.words] == NEWS.split()
+
+
+@pytest.mark.parametrize("kind", ["noise", "music"])
+def test_unspoken_sentence_at_5_db(kind: str, news: Spoken, tmp_path: Path) -> None:
+    noisy = mix(news.path, kind, 5.0, tmp_path / f"{kind}.wav")
+    pcm = pcm_of(noisy, tmp_path)
+    alignment = align_script(pcm, WITH_UNSPOKEN, built_in_english())
+    errors = start_errors(news, alignment.words)
+    assert len(errors) == len(news.words)  # every spoken word placed
+    assert mean(errors) <= 0.040 and max(errors) <= 0.250, errors
+    assert " ".join(word.text for word in alignment.unplaced) == UNSPOKEN
+    vtt = aligned_track(noisy, WITH_UNSPOKEN, "en", {}, timeout=30).vtt
+    assert vtt is not None
+    cues = check_cue_rules(vtt)
+    assert "mayor" not in vtt and "10 of 45 script words were not heard" in vtt
+    assert cues[0].start < 0.1 and cues[-1].end >= news.starts[-1]
+
+
+def test_edited_phrase_keeps_the_scripts_words(news: Spoken, tmp_path: Path) -> None:
+    alignment = align_script(pcm_of(news.path, tmp_path), EDITED, built_in_english())
+    errors = start_errors(news, alignment.words)
+    assert len(errors) >= len(news.words) - 3  # "rise by a" was not in the script
+    assert mean(errors) <= 0.040 and max(errors) <= 0.250, errors
+    increase = next(word for word in alignment.words if word.text == "increase")
+    assert news.starts[news.words.index("rise")] - 0.1 <= increase.start
+    assert increase.end <= news.starts[news.words.index("fifth")] + 0.1
+
+
+def test_words_not_in_the_dictionary_are_said_by_espeak(tmp_path: Path) -> None:
+    text = "Zelensky spoke in Kyiv on Friday. Officials in Zaporizhzhia disagreed."
+    spoken = synthesize(text, tmp_path / "names.wav")
+    alignment = align_script(pcm_of(spoken.path, tmp_path), text, built_in_english())
+    errors = start_errors(spoken, alignment.words)
+    assert alignment.unplaced == [] and len(errors) == len(spoken.words)
+    assert mean(errors) <= 0.060 and max(errors) <= 0.250, errors
+
+
+def test_a_tone_has_no_cues_and_says_why(tmp_path: Path) -> None:
+    tone = tmp_path / "tone.m4a"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=6", "-c:a", "aac", str(tone))
+    with pytest.raises(NoSpeech, match="No speech was found"):
+        align_script(pcm_of(tone, tmp_path), NEWS, built_in_english())
+    made = aligned_track(tone, NEWS, "en", {}, timeout=30)
+    assert made.vtt is None and made.reason and "No speech" in made.reason
+
+
+def test_a_clip_without_sound_says_so(tmp_path: Path) -> None:
+    silent = tmp_path / "picture.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x64:rate=5:duration=2", "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", str(silent))  # fmt: skip
+    with pytest.raises(AudioError, match="no sound"):
+        pcm_of(silent, tmp_path)
+    assert aligned_track(silent, NEWS, "en", {}, 30).reason == "This clip has no sound to caption."
+
+
+def test_aligned_track_from_a_video_clip(news: Spoken, tmp_path: Path) -> None:
+    clip = tmp_path / "news.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=12", "-i", str(news.path),
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "48k", "-shortest",
+           str(clip))  # fmt: skip
+    made = aligned_track(clip, NEWS, "en-GB", {}, timeout=30)
+    assert made.vtt and made.reason is None and made.unplaced == ()
+    assert "NOTE\nCaptions made by amps" in made.vtt and "pocketsphinx 5.1.1" in made.vtt
+    cues = check_cue_rules(made.vtt)
+    assert " ".join(cue.text.replace("\n", " ") for cue in cues) == NEWS
+    # Cues break at sentence ends: each of the three sentences ends a cue.
+    assert sum(cue.text.endswith(".") for cue in cues) == 3
+
+
+def test_no_model_for_the_language_says_so(news: Spoken) -> None:
+    assert find_model("uk", {}) is None
+    made = aligned_track(news.path, "Привіт.", "uk", {}, timeout=30)
+    assert made.vtt is None and made.reason == (
+        "No speech model is installed for this clip's language (uk)."
+    )
+
+
+def operator_copy(directory: Path) -> Path:
+    """The built-in English model laid out as an operator's model directory, with SHA256SUMS."""
+    model = built_in_english()
+    shutil.copytree(model.acoustic, directory / "acoustic")
+    shutil.copy(model.dictionary, directory / "words.dict")
+    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    sums = "".join(f"{sha256(p)}  {p.relative_to(directory)}\n" for p in files)
+    (directory / "SHA256SUMS").write_text(sums)
+    return directory
+
+
+def test_operator_model_is_checked_and_used(news: Spoken, tmp_path: Path) -> None:
+    directory = operator_copy(tmp_path / "en")
+    model = find_model("en", {"en": directory})
+    assert model is not None and model.acoustic == directory / "acoustic"
+    made = aligned_track(news.path, NEWS, "en", {"en": directory}, timeout=30)
+    assert made.vtt and str(directory) in made.vtt
+
+
+def test_tampered_model_file_is_refused(tmp_path: Path) -> None:
+    directory = operator_copy(tmp_path / "en")
+    means = directory / "acoustic" / "means"
+    data = bytearray(means.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    means.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"acoustic/means is not the file .* Reinstall"):
+        find_model("en", {"en": directory})
+
+
+def test_model_without_sums_or_files_is_refused(tmp_path: Path) -> None:
+    directory = operator_copy(tmp_path / "en")
+    (directory / "words.dict").unlink()
+    with pytest.raises(ModelError, match="lacks .*words.dict"):
+        find_model("en", {"en": directory})
+    (directory / "SHA256SUMS").unlink()
+    with pytest.raises(ModelError, match="no readable .*SHA256SUMS"):
+        find_model("en", {"en": directory})
+
+
+def test_scripts_we_refuse() -> None:
+    with pytest.raises(ScriptError, match="not UTF-8"):
+        decode_script("Café".encode("latin-1"))
+    with pytest.raises(ScriptError, match="larger than 1 MB"):
+        decode_script(b"word " * (MAX_SCRIPT_BYTES // 5 + 1))
+    with pytest.raises(ScriptError, match="no words"):
+        decode_script(" \n — \n".encode())
+    with pytest.raises(ScriptError, match="control characters"):
+        decode_script(b"\x00\x01binary")
+    assert decode_script("\ufeffKyiv, today.".encode()) == "Kyiv, today."
+
+
+def test_script_words_keep_their_punctuation() -> None:
+    tokens = tokenize('He said: "Kyiv is — cold." Then left!')
+    assert [t.text for t in tokens] == ["He", "said:", '"Kyiv', "is —", 'cold."', "Then", "left!"]
+    assert [t.key for t in tokens] == ["he", "said", "kyiv", "is", "cold", "then", "left"]
+    assert [t.sentence for t in tokens] == [0, 0, 0, 0, 0, 1, 1]
+    assert tokens[1].clause_end and tokens[3].clause_end and tokens[4].sentence_end
+
+
+def librivox() -> list[tuple[Path, str]]:
+    if not (LIBRIVOX / "transcription").is_file():
+        pytest.skip("Debian's pocketsphinx-testdata is not installed (make install installs it)")
+    clips = []
+    for line in (LIBRIVOX / "transcription").read_text().splitlines():
+        text, _, name = line.rpartition("(")
+        words = text.replace("<s>", "").replace("</s>", "").split()
+        clips.append((LIBRIVOX / f"{name.strip(' )')}.wav", " ".join(words).capitalize() + "."))
+    return clips
+
+
+def test_librivox_human_speech(tmp_path: Path) -> None:
+    clips = librivox()
+    # One 25 s clip of all five readings; each reading aligned alone marks where it starts.
+    joined = tmp_path / "joined.wav"
+    inputs = [arg for path, _ in clips for arg in ("-i", str(path))]
+    concat = "".join(f"[{n}:a]" for n in range(len(clips))) + f"concat=n={len(clips)}:v=0:a=1"
+    ffmpeg(*inputs, "-filter_complex", concat, str(joined))
+    script = " ".join(text for _, text in clips)
+    alignment = align_script(pcm_of(joined, tmp_path), f"{script} {UNSPOKEN}", built_in_english())
+    assert " ".join(w.text for w in alignment.unplaced) == UNSPOKEN
+    offset, firsts = 0.0, []
+    for path, text in clips:
+        alone = align_script(pcm_of(path, tmp_path), text, built_in_english())
+        assert alone.unplaced == []
+        firsts.append(offset + alone.words[0].start)
+        offset += Pcm(tmp_path / f"{path.stem}.raw").duration
+    starts, index = [], 0
+    for _, text in clips:
+        starts.append(alignment.words[index].start)
+        index += len(text.split())
+    assert max(abs(a - b) for a, b in zip(starts, firsts, strict=True)) < 0.1, (starts, firsts)
+    made = aligned_track(joined, script, "en", {}, timeout=60)
+    assert made.vtt and made.unplaced == ()
+    check_cue_rules(made.vtt)
+
+
+def test_librivox_with_the_wrong_script_finds_no_speech(tmp_path: Path) -> None:
+    path, _ = librivox()[0]
+    with pytest.raises(NoSpeech, match="does not match its script"):
+        align_script(pcm_of(path, tmp_path), NEWS, built_in_english())
+
+
+def test_cpu_per_audio_second(news: Spoken, tmp_path: Path) -> None:
+    pcm = pcm_of(news.path, tmp_path)
+    before = _cpu()
+    align_script(pcm, WITH_UNSPOKEN, built_in_english())
+    # The goal is 0.3 CPU-seconds per audio second; on this machine it is about 0.08.
+    assert (_cpu() - before) / pcm.duration < 0.3
+
+
+def _cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime
+
+
+def test_espeak_is_installed_where_the_tests_run() -> None:
+    assert subprocess.run(["espeak-ng", "--version"], capture_output=True).returncode == 0
