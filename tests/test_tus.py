@@ -6,6 +6,7 @@ import hashlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -259,8 +260,82 @@ def test_bytes_past_the_recorded_offset_are_cut(client: TestClient, settings: Se
     assert partial.read_bytes() == b"a" * 100 + b"b" * 100
 
 
-def test_object_storage_refuses_clearly(s3_settings: Settings) -> None:
-    with TestClient(create_app(s3_settings), client=("127.0.0.1", 50000)) as client:
-        response = client.post("/api/uploads", headers={**TUS, "Upload-Length": "10"})
-        assert response.status_code == 501
-        assert "POST /api/media" in response.json()["detail"]
+def s3_leftovers(app: Any) -> list[str]:
+    """Multipart uploads and objects of resumable uploads still in the store."""
+    storage = app.state.library.storage
+    prefix = storage._full(".resumable/")
+    page = storage.admin.list_multipart_uploads(Bucket=storage.bucket, Prefix=prefix)
+    found = [upload["Key"] for upload in page.get("Uploads", [])]
+    return found + [key for key, _ in storage._listed(".resumable/")]
+
+
+@pytest.fixture
+def replicas(s3_settings: Settings) -> Iterator[tuple[TestClient, TestClient]]:
+    """Two apps over one PostgreSQL catalog and one SeaweedFS prefix, each with its own
+    (empty) media dir: stateless replicas."""
+    from tests import pg
+
+    pg.require_server()
+    with pg.fresh_schema() as schema:
+        apps = [
+            create_app(
+                s3_settings.model_copy(
+                    update={
+                        "database_url": pg.url(schema),
+                        "media_dir": s3_settings.media_dir / n,
+                        "run_jobs": False,  # the clip's record is the point, not its poster
+                    }
+                )
+            )
+            for n in ("a", "b")
+        ]
+        with (
+            TestClient(apps[0], client=("127.0.0.1", 50000)) as first,
+            TestClient(apps[1], client=("127.0.0.1", 50001)) as second,
+        ):
+            yield first, second
+
+
+def test_s3_upload_continues_on_another_replica(
+    replicas: tuple[TestClient, TestClient], media_files: dict[str, Path]
+) -> None:
+    first, second = replicas
+    data = media_files["video.avi"].read_bytes()  # ~9 MiB: one 8 MiB part and a last one
+    url = create(first, len(data), filename="interview.avi")
+    step = 3 * 1024 * 1024
+    # 6 MiB on the first replica: less than a part, so all of it waits as a tail object.
+    for offset in (0, step):
+        assert patch(first, url, offset, data[offset : offset + step]).status_code == 204
+    assert second.head(url, headers=TUS).headers["Upload-Offset"] == str(2 * step)
+    # The second replica reads the tail back, sends part 1 and keeps a new tail.
+    middle = 2 * step + 2 * 1024 * 1024 + 1000
+    assert patch(second, url, 2 * step, data[2 * step : middle]).status_code == 204
+    assert patch(second, url, 1, b"x").status_code == 409
+    last = patch(second, url, middle, data[middle:])
+    assert last.status_code == 204, last.text
+    media_id = last.headers["Amps-Media-Id"]
+    assert first.get(f"/media/{media_id}/stream").content == data
+    assert first.get(f"/api/media/{media_id}").json()["size"] == len(data)
+    assert s3_leftovers(second.app) == []
+
+
+def test_s3_termination_leaves_nothing(
+    replicas: tuple[TestClient, TestClient], media_files: dict[str, Path]
+) -> None:
+    first, second = replicas
+    data = media_files["video.avi"].read_bytes()
+    url = create(first, len(data))
+    assert patch(first, url, 0, data[: 8 * 1024 * 1024 + 1000]).status_code == 204
+    assert s3_leftovers(first.app) != []
+    assert second.delete(url, headers=TUS).status_code == 204
+    assert s3_leftovers(first.app) == []
+    assert first.head(url, headers=TUS).status_code == 404
+
+
+def test_s3_refused_file_leaves_nothing(replicas: tuple[TestClient, TestClient]) -> None:
+    first, _ = replicas
+    text = b"This is not a video at all.\n" * 400_000  # past one part
+    url = create(first, len(text), filename="notes.mp4")
+    assert patch(first, url, 0, text).status_code in (415, 422)
+    assert s3_leftovers(first.app) == []
+    assert first.get("/api/media").json()["total"] == 0

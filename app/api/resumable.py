@@ -24,8 +24,7 @@ from app.catalog.models import ResumableUpload, utcnow
 from app.config import Settings
 from app.errors import Problem
 from app.library import Library, ReceivedUpload
-from app.storage.base import ID_PATTERN, MissingKey, StorageError, StorageFull
-from app.storage.local import AppendFile, PendingFile
+from app.storage.base import ID_PATTERN, MissingKey, Pending, StorageError, StorageFull
 
 log = logging.getLogger("amps")
 WRITE_CHUNK = 1024 * 1024  # network chunks batched into fewer threaded disk writes
@@ -34,18 +33,29 @@ ORPHAN_GRACE = 300.0  # a partial file with no record may be a creation between 
 NOT_HERE = "No upload has this id. Start a new one with POST /api/uploads."
 GONE = "This upload expired (or its bytes were lost), so nothing of it is kept. Start again."
 BUSY = "Another request is writing to this upload. Wait for it, ask HEAD for the offset, resume."
-NO_S3 = (
-    "Resumable uploads are not available on object storage (S3) yet; "
-    "upload the clip in one request with POST /api/media."
-)
+UNSUPPORTED = "This storage does not take resumable uploads; upload with POST /api/media."
+
+
+class Appending(Protocol):
+    """One request's appends to an upload (AppendFile on disk, AppendObject on S3)."""
+
+    start: int
+    size: int
+
+    @property
+    def end(self) -> int: ...
+    def write(self, data: bytes) -> None: ...
+    def sync(self) -> None: ...
+    def rewind(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class PartialFiles(Protocol):
-    """What a store offers resumable uploads (LocalStorage)."""
+    """What a store offers resumable uploads (LocalStorage, S3Storage)."""
 
     def create_resumable(self, upload_id: str) -> None: ...
-    def append_resumable(self, upload_id: str, offset: int) -> AppendFile: ...
-    def completed_resumable(self, upload_id: str) -> PendingFile: ...
+    def append_resumable(self, upload_id: str, offset: int) -> Appending: ...
+    def completed_resumable(self, upload_id: str, length: int) -> Pending: ...
     def drop_resumable(self, upload_id: str) -> None: ...
     def resumable_ages(self) -> dict[str, float]: ...
 
@@ -60,7 +70,7 @@ class ResumableUploads:
     def files(self) -> PartialFiles:
         storage = self.library.storage
         if not hasattr(storage, "append_resumable"):
-            raise Problem(501, NO_S3)
+            raise Problem(501, UNSUPPORTED)
         return storage  # type: ignore[return-value]
 
     @property
@@ -160,7 +170,7 @@ class ResumableUploads:
             raise Problem(400, f"{upload.offset:,} bytes are already here, more than {length:,}.")
         return self._record(upload, length=length)
 
-    def _open(self, upload: ResumableUpload) -> AppendFile:
+    def _open(self, upload: ResumableUpload) -> Appending:
         try:
             return self.files.append_resumable(upload.id, upload.offset)
         except MissingKey as exc:
@@ -174,7 +184,7 @@ class ResumableUploads:
             raise Problem(404, NOT_HERE)
         return changed
 
-    def _checkpoint(self, upload: ResumableUpload, file: AppendFile) -> ResumableUpload:
+    def _checkpoint(self, upload: ResumableUpload, file: Appending) -> ResumableUpload:
         """Sync the bytes, then record the offset they reach (never the other way round)."""
         file.sync()
         return self._record(upload, offset=file.end)
@@ -183,7 +193,7 @@ class ResumableUploads:
         self,
         request: Request,
         upload: ResumableUpload,
-        file: AppendFile,
+        file: Appending,
         limit: int,
         checksum: Checksum | None,
     ) -> ResumableUpload:
@@ -230,7 +240,7 @@ class ResumableUploads:
         return await anyio.to_thread.run_sync(self._checkpoint, upload, file)
 
     def _keep_or_rewind(
-        self, upload: ResumableUpload, file: AppendFile, checksum: Checksum | None
+        self, upload: ResumableUpload, file: Appending, checksum: Checksum | None
     ) -> None:
         if checksum is not None:
             file.rewind()
@@ -240,7 +250,10 @@ class ResumableUploads:
     async def complete(self, upload: ResumableUpload) -> ResumableUpload:
         """Hand the whole file to the library (probe, store, record, queue), as a multipart
         upload is; a refusal (415/422) forgets the upload and keeps nothing."""
-        pending = await anyio.to_thread.run_sync(self.files.completed_resumable, upload.id)
+        assert upload.length is not None
+        pending = await anyio.to_thread.run_sync(
+            self.files.completed_resumable, upload.id, upload.length
+        )
         fields = parse_metadata(upload.upload_metadata)
         filename = fields.pop("filename", None)
         try:

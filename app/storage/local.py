@@ -552,7 +552,7 @@ class LocalStorage:
             raise
         return AppendFile(path, fd, self.quota.account(), offset)
 
-    def completed_resumable(self, upload_id: str) -> PendingFile:
+    def completed_resumable(self, upload_id: str, length: int) -> PendingFile:
         """The whole upload as a pending file (hashed from its start), for the library to probe
         and commit or discard like any other upload. Reads the file: run it off the loop."""
         path = self._resumable_path(upload_id)
@@ -562,7 +562,9 @@ class LocalStorage:
             raise MissingKey(upload_id) from None
         pending = PendingFile(path, fd, self.quota.account())
         try:
-            pending.size = os.fstat(fd).st_size
+            if os.fstat(fd).st_size != length:
+                raise MissingKey(f"{upload_id}: not {length} bytes long")
+            pending.size = length
             pending._hash = _sha256_of(path)
         except OSError as error:
             pending.close()

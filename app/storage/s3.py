@@ -36,10 +36,12 @@ from obstore.store import S3Store
 
 from app.config import Settings
 from app.storage.base import (
+    ID_PATTERN,
     KEY_PATTERN,
     TEMP_DIR,
     TEMP_MAX_AGE,
     TEMP_PATTERN,
+    InvalidKey,
     MissingKey,
     Pending,
     RemoteFile,
@@ -66,6 +68,7 @@ STORAGE_URL = re.compile(r"s3://(?P<bucket>[^/]+)/?(?P<prefix>.*)")
 CACHE_CONTROL = "public, max-age=86400"  # as app.streaming's, for direct and CDN readers
 MISSING_MEMORY = 300.0  # seconds known() trusts a read that found a key missing
 MAX_MISSING = 10_000
+RESUMABLE_DIR = ".resumable"  # resumable (tus) uploads: multipart uploads and their tails
 
 
 @dataclass(frozen=True)
@@ -443,6 +446,164 @@ class S3Storage:
                     removed.append(f"{TEMP_DIR}/{name} (multipart upload)")
         return removed
 
+    # Resumable (tus) uploads: a multipart upload of .resumable/<id> and its tail objects
+    # .resumable/<id>.tail-<start> (beside it, not under it: a filer-backed store such as
+    # SeaweedFS cannot complete an object whose key is a folder), outside .tmp/ so the temp
+    # sweep above never judges them: the catalog decides when they expire (drop_resumable).
+    # Any replica can continue one.
+
+    def _resumable_key(self, upload_id: str) -> str:
+        if not ID_PATTERN.fullmatch(upload_id):
+            raise InvalidKey(f"not an upload id: {upload_id!r}")
+        return f"{RESUMABLE_DIR}/{upload_id}"
+
+    def _multipart_ids(self, upload_id: str) -> list[str]:
+        key = self._full(self._resumable_key(upload_id))
+        page = self.admin.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+        return [u["UploadId"] for u in page.get("Uploads", []) if u["Key"] == key]
+
+    def _multipart_id(self, upload_id: str) -> str:
+        try:
+            ids = self._multipart_ids(upload_id)
+        except Exception as error:
+            raise StorageError(f"finding the upload {upload_id} failed: {error}") from error
+        if not ids:
+            raise MissingKey(upload_id)
+        return str(ids[0])
+
+    def create_resumable(self, upload_id: str) -> None:
+        key = self._full(self._resumable_key(upload_id))
+        try:
+            self.admin.create_multipart_upload(Bucket=self.bucket, Key=key)
+        except Exception as error:
+            raise StorageError(f"starting the upload {upload_id} failed: {error}") from error
+
+    def _put_part(self, target: dict[str, str], number: int, data: bytes) -> None:
+        try:
+            self.admin.upload_part(**target, PartNumber=number, Body=data)
+        except Exception as error:
+            raise StorageError(f"sending part {number} of an upload failed: {error}") from error
+
+    def _part_target(self, upload_id: str) -> dict[str, str]:
+        key = self._full(self._resumable_key(upload_id))
+        return {"Bucket": self.bucket, "Key": key, "UploadId": self._multipart_id(upload_id)}
+
+    def _put_tail(self, target: dict[str, str], start: int, data: bytes) -> None:
+        key = f"{target['Key'].removeprefix(self._full(''))}.tail-{start}"
+        try:
+            obstore.put(self.store, key, data)
+        except Exception as error:
+            raise StorageError(f"storing the tail of an upload failed: {error}") from error
+
+    def _read_tail(self, upload_id: str, start: int, length: int) -> bytes:
+        if length == 0:
+            return b""
+        key = f"{self._resumable_key(upload_id)}.tail-{start}"
+        try:
+            tail = bytes(obstore.get_range(self.store, key, start=0, length=length))
+        except FileNotFoundError:
+            raise MissingKey(key) from None
+        except Exception as error:
+            raise StorageError(f"reading the tail of {upload_id} failed: {error}") from error
+        if len(tail) < length:
+            raise MissingKey(f"{key}: {len(tail)} bytes kept, {length} recorded")
+        return tail
+
+    def append_resumable(self, upload_id: str, offset: int) -> AppendObject:
+        """The upload opened to append at `offset`, its tail read back (less than a part)."""
+        target = self._part_target(upload_id)  # MissingKey when it was aborted
+        start = offset - offset % PART_SIZE
+        return AppendObject(self, target, offset, self._read_tail(upload_id, start, offset - start))
+
+    def completed_resumable(self, upload_id: str, length: int) -> PendingObject:
+        """Send the tail as the last part, complete the multipart upload and hash the object:
+        a finished pending upload, for the library to probe and commit or discard."""
+        start = length - length % PART_SIZE
+        tail = self._read_tail(upload_id, start, length - start)
+        count = start // PART_SIZE
+        where = self._part_target(upload_id)
+        if tail:
+            self._put_part(where, count + 1, tail)
+            count += 1
+        try:
+            listed = self.admin.list_parts(**where, MaxParts=10_000).get("Parts", [])
+            etags = {part["PartNumber"]: part["ETag"] for part in listed}
+            parts = [{"PartNumber": n, "ETag": etags[n]} for n in range(1, count + 1)]
+            self.admin.complete_multipart_upload(**where, MultipartUpload={"Parts": parts})
+        except KeyError as error:
+            raise MissingKey(f"{upload_id}: part {error} is missing") from None
+        except Exception as error:
+            raise StorageError(f"completing the upload {upload_id} failed: {error}") from error
+        self._delete_tails(upload_id)
+        key = self._resumable_key(upload_id)
+        pending = PendingObject(key, cast("WritableFile", None), None)
+        pending._writer = None
+        pending.size = self.info_of(key).size
+        digest = hashlib.sha256()
+        for chunk in obstore.get(self.store, key).stream(min_chunk_size=MIB):
+            digest.update(chunk)
+        pending._hash = digest
+        return pending
+
+    def info_of(self, relative: str) -> ObjectInfo:
+        """info() for one of our own keys outside the clips' "<id>/<name>" layout."""
+        try:
+            meta = obstore.head(self.store, relative)
+        except FileNotFoundError:
+            raise MissingKey(relative) from None
+        except Exception as error:
+            raise StorageError(f"looking up {relative} failed: {error}") from error
+        return ObjectInfo(meta["size"], (meta["e_tag"] or "").strip('"'), meta["last_modified"])
+
+    def _delete_tails(self, upload_id: str) -> None:
+        for key, _ in self._listed(f"{self._resumable_key(upload_id)}.tail-"):
+            self._delete_quietly(key)
+
+    def _listed(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Our keys starting with `prefix` (any string: obstore's list takes folders only)."""
+        full = self._full(prefix)
+        start = len(full) - len(prefix)
+        paginator = self.admin.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            for item in page.get("Contents", []):
+                yield item["Key"][start:], item["LastModified"]
+
+    def drop_resumable(self, upload_id: str) -> None:
+        """Abort the multipart upload and remove its tails (and the object, once completed)."""
+        key = self._resumable_key(upload_id)
+        try:
+            for multipart in self._multipart_ids(upload_id):
+                self.admin.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self._full(key), UploadId=multipart
+                )
+            self._delete_tails(upload_id)
+            obstore.delete(self.store, key)
+        except FileNotFoundError:
+            pass
+        except Exception as error:
+            raise StorageError(f"removing the upload {upload_id} failed: {error}") from error
+
+    def resumable_ages(self) -> dict[str, float]:
+        """Every resumable upload in the store (multipart uploads and tails) and its age."""
+        now = datetime.now(UTC)
+        ages: dict[str, float] = {}
+
+        def seen(name: str, moment: datetime) -> None:
+            upload_id = name.partition(".")[0]
+            if ID_PATTERN.fullmatch(upload_id):
+                age = (now - moment).total_seconds()
+                ages[upload_id] = min(age, ages.get(upload_id, age))
+
+        prefix = f"{RESUMABLE_DIR}/"
+        for key, moment in self._listed(prefix):
+            seen(key[len(prefix) :], moment)
+        full = self._full(prefix)
+        paginator = self.admin.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            for multipart in page.get("Uploads", []):
+                seen(multipart["Key"][len(full) :], multipart["Initiated"])
+        return ages
+
     def healthy(self) -> bool:
         """The bucket takes a write and a delete with our credentials."""
         key = f"{TEMP_DIR}/health-{host_tag()}.{os.getpid()}-{secrets.token_urlsafe(6)}"
@@ -453,6 +614,53 @@ class S3Storage:
             log.warning("object store check failed: %s", error)
             return False
         return True
+
+
+class AppendObject:
+    """A resumable upload on S3 opened by one request: a multipart upload whose parts are
+    PART_SIZE bytes each (part n holds bytes [(n-1) * PART_SIZE, n * PART_SIZE)), plus a tail
+    shorter than a part kept as an object of its own, `<id>.tail-<start>`, until it grows into a
+    part or the upload ends. Named by where it starts, a tail written by a request that died
+    before its offset was recorded never overwrites the one the recorded offset needs; a part
+    it sent is sent again, under the same number, by the request that resumes."""
+
+    def __init__(
+        self, storage: S3Storage, target: dict[str, str], offset: int, tail: bytes
+    ) -> None:
+        self.storage = storage
+        self.target = target  # the multipart upload: Bucket, Key, UploadId
+        self.start = offset
+        self.size = 0
+        self._part_start = offset - len(tail)
+        self._initial = bytes(tail)
+        self._buffer = bytearray(tail)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        self.size += len(data)
+        while len(self._buffer) >= PART_SIZE:
+            part = bytes(self._buffer[:PART_SIZE])
+            self.storage._put_part(self.target, self._part_start // PART_SIZE + 1, part)
+            del self._buffer[:PART_SIZE]
+            self._part_start += PART_SIZE
+
+    def sync(self) -> None:
+        """Make the bytes so far durable: the parts are; the tail is written as an object."""
+        if self._buffer:
+            self.storage._put_tail(self.target, self._part_start, bytes(self._buffer))
+
+    def rewind(self) -> None:
+        """Back to where this request started (a part it sent is sent again later)."""
+        self._buffer = bytearray(self._initial)
+        self._part_start = self.start - len(self._initial)
+        self.size = 0
+
+    def close(self) -> None:
+        self._buffer = bytearray()
 
 
 def _temp_is_dead(name: str, age: float, foreign_after: float) -> bool:
