@@ -8,7 +8,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -79,11 +79,6 @@ class Quota:
         """A write of `size` bytes was discarded."""
         self.release(size)
 
-    def recount(self, usage: Callable[[], int]) -> None:
-        """Count afresh from the files themselves (after a sweep)."""
-        if self.limit is not None:
-            self.used = usage()
-
 
 class Ledger(Protocol):
     """Where replicas count the quota together: the catalog on PostgreSQL."""
@@ -115,9 +110,6 @@ class SharedQuota:
 
     def release(self, size: int) -> None:
         """Stored files count by the catalog: a delete or a replacement changes nothing here."""
-
-    def recount(self, usage: Callable[[], int]) -> None:
-        """Nothing to count: the ledger knows."""
 
 
 class Reservation:
@@ -443,11 +435,7 @@ class LocalStorage:
         now = time.time()
         removed = self._sweep_temp(now)
         known_ids = {key.partition("/")[0] for key in known_keys}
-        try:
-            removed += self._sweep_dirs(known_keys, known_ids, now)
-        finally:
-            self.quota.recount(self._usage)
-        return removed
+        return removed + self._sweep_dirs(known_keys, known_ids, now)
 
     def sweep_temp(self) -> list[str]:
         """Remove dead uploads' temp files only: one folder, quick enough before serving."""
@@ -478,7 +466,7 @@ class LocalStorage:
             # A pid of another host (a container sharing the volume) is not ours to judge
             # at once: its temp files go after the grace period, ours as soon as the pid is dead.
             if age > TEMP_MAX_AGE or (dead and (ours or age > self.orphan_grace)):
-                entry.unlink(missing_ok=True)
+                self._remove_counted(entry)
                 removed.append(f"{TEMP_DIR}/{entry.name}")
         return removed
 
@@ -489,9 +477,16 @@ class LocalStorage:
             if not KEY_PATTERN.fullmatch(key) or key in known_keys:
                 continue
             if _age(entry, now) > self.orphan_grace:
-                entry.unlink(missing_ok=True)
+                self._remove_counted(entry)
                 removed.append(key)
         return removed
+
+    def _remove_counted(self, path: Path) -> None:
+        """Remove a leftover the start-up walk counted: the sweep runs while uploads go on,
+        so the quota gives back the file's bytes rather than being counted afresh."""
+        size = _size(path)
+        path.unlink(missing_ok=True)
+        self.quota.release(size)
 
     @staticmethod
     def _dirs(directory: Path) -> list[Path]:
