@@ -64,7 +64,8 @@ class SharedRateLimiter:
     def retry_after(self, key: str) -> float | None:
         if self.per_minute <= 0:
             return None
-        return self.catalog.count_upload(key, self.per_minute, WINDOW)
+        # The column holds any IP address (45 characters at most); longer keys are cut.
+        return self.catalog.count_upload(key[:64], self.per_minute, WINDOW)
 
 
 def upload_limiter(per_minute: int, catalog: Catalog) -> RateLimiter | SharedRateLimiter:
