@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.package-lock.json
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MEDIA_DIR ?= media
-# granian: faster than uvicorn on byte ranges in `make bench` (see README, Serving).
+# granian: faster than uvicorn on byte ranges and on the download link in `make bench` (README, Serving).
 SERVER ?= granian
 
 .PHONY: install system-packages run test lint fuzz bench clean
