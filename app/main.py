@@ -18,6 +18,7 @@ from app.config import Settings
 from app.jobs.processing import Processor
 from app.jobs.queue import make_queue
 from app.library import Library, open_storage
+from app.media.probe import die_with_parent_process
 from app.storage.local import LocalStorage
 from app.storage.s3 import S3Storage
 from app.streams.fastpath import StreamFastPath
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        die_with_parent_process()  # a granian worker, when its main process is killed
         await anyio.to_thread.run_sync(library.start)
         worker = asyncio.create_task(jobs.run()) if settings.run_jobs else None
         sweeper = asyncio.create_task(resumable.sweep_periodically())

@@ -11,12 +11,14 @@ import ctypes
 import dataclasses
 import json
 import math
+import multiprocessing
 import os
 import resource
 import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", DEMUXERS, "-th
 REMOTE_INPUT = ["-protocol_whitelist", "http,https,tcp,tls", *SAFE_INPUT[2:]]
 MEMORY_LIMIT = 2 * 1024**3
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_POLL = 1.0  # seconds between a server worker's looks at its parent
 TAIL_SECONDS = 3.0
 # Real media scores 50 and up (AVPROBE_SCORE_EXTENSION); a few stray MPEG sync bytes score less.
 MIN_PROBE_SCORE = 25
@@ -490,6 +493,27 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
             os._exit(1)
 
     return arm
+
+
+def die_with_parent_process() -> None:
+    """In a worker process of a multi-process server (granian's): SIGKILL itself, and so its
+    ffmpeg children, once the server process that started it is gone, SIGKILL included;
+    nothing in a process that multiprocessing did not start.
+
+    It polls rather than asking for PR_SET_PDEATHSIG, which would tie it to whichever thread
+    of the server happened to start it.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid is None:
+        return
+    pid = parent.pid
+
+    def watch() -> None:
+        while os.getppid() == pid:
+            time.sleep(PARENT_POLL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="amps-parent-watch", daemon=True).start()
 
 
 def _limit(pid: int, seconds: float) -> None:

@@ -61,6 +61,26 @@ def test_sigkill_of_the_server_takes_its_ffmpeg_with_it(
         server.stop()
 
 
+def test_sigkill_of_granians_main_process_alone_takes_worker_and_ffmpeg(
+    tmp_path: Path, media_files: dict[str, Path]
+) -> None:
+    server = Server(media_dir=tmp_path / "media", port=free_port(), env=clean_env())
+    server.start()  # granian: a main process and one worker, which runs the jobs
+    assert server.process is not None
+    try:
+        upload(server, media_files["video.avi"])
+        with reaped(transcode_child(server.process.pid)) as ffmpeg:
+            worker = ffmpeg.parent()
+            assert worker is not None and worker.pid != server.process.pid
+            with reaped(worker):
+                server.process.send_signal(signal.SIGKILL)
+                server.process.wait(10)
+                assert not survivor(worker), "granian's worker outlived its main process"
+                assert not survivor(ffmpeg), f"ffmpeg {ffmpeg.pid} outlived the server"
+    finally:
+        server.stop()
+
+
 def test_sigkill_of_a_worker_takes_its_ffmpeg_with_it(
     tmp_path: Path, media_files: dict[str, Path], pg_env: dict[str, str]
 ) -> None:
