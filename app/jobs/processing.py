@@ -7,15 +7,17 @@ the queue runs the job again later, and on the last attempt the clip fails with 
 """
 
 import logging
+import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.catalog.database import Catalog
-from app.catalog.models import Media
+from app.catalog.database import Catalog, UnknownMedia
+from app.catalog.models import Media, Track
 from app.config import Settings
+from app.media.captions import track_label
 from app.media.posters import PosterError, poster_name, stored_poster
 from app.media.probe import ProbeError, ProbeTimeout, ToolMissing, probe_file, probe_url
 from app.media.renditions import (
@@ -26,11 +28,14 @@ from app.media.renditions import (
     make_rendition,
     rendition_name,
 )
+from app.speech.models import ModelError
+from app.speech.tracks import SpeechTimeout, aligned_track_isolated
 from app.storage.base import MissingKey, RemoteFile, Storage, StorageError, media_key
 
 log = logging.getLogger("amps")
 COPY_CHUNK = 1024 * 1024
-TASKS = ("process", "reprobe")
+TASKS = ("process", "reprobe", "align")
+SCRIPT_NAME = "script.txt"  # a clip's script for alignment, stored beside its file
 GONE = "The clip's file is not available any more: upload it again."
 DAMAGED = "The stored file is damaged: it no longer matches what was uploaded. Upload it again."
 TOO_SLOW = "Preparing this clip took longer than the time allowed, even after retries."
@@ -58,6 +63,9 @@ class Processor:
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}")
         media = self.catalog.get(media_id)
+        if media is not None and task == "align":
+            self._align(media, final)  # never changes the clip's status
+            return
         if media is None or (task == "process" and media.status != "processing"):
             return  # deleted meanwhile, or already done by an earlier run
         try:
@@ -174,9 +182,12 @@ class Processor:
             raise RenditionError("The version made for web browsers cannot be played by them.")
 
     def _make_poster(self, media: Media, source: Path | str) -> None:
-        """A poster is a nicety: when none can be made the clip is still ready."""
+        """A poster is a nicety: when none can be made the clip is still ready. In the
+        background it gets the transcode's time limit: a waveform decodes the whole clip
+        (about 7 CPU seconds for 3 hours of 48 kHz audio), past the probe's 30 s on a busy
+        machine, and a poster missing here is tried again on every page view."""
         try:
-            stored_poster(self.storage, media, source, self.settings.probe_timeout)
+            stored_poster(self.storage, media, source, self.settings.transcode_timeout)
         except PosterError as exc:
             log.warning("no poster for %s: %s", media.id, exc)
 
@@ -191,3 +202,50 @@ class Processor:
                     self.storage.delete(key)
                 except StorageError:
                     log.warning("could not remove %s; the start-up sweep will", key)
+
+    def _align(self, media: Media, final: bool) -> None:
+        """Align the clip's stored script to its speech as a captions track, replacing the one
+        an earlier alignment made. Whatever happens the clip stays as it is: no track comes
+        with a logged reason; time limits and storage trouble raise TryAgain until `final`."""
+        try:
+            script = self.storage.read_bytes(media_key(media.id, SCRIPT_NAME)).decode("utf-8")
+            source = self.storage.source(media.storage_key)
+            language = media.language or "en"
+            made = aligned_track_isolated(
+                source, script, language, self.settings.speech_models, self.settings.align_timeout
+            )
+            if made.vtt is None:
+                log.info("no aligned captions for %s: %s", media.id, made.reason)
+                return
+            self._store_aligned(media, language, made.vtt)
+            log.info("aligned captions for %s (%d script words not heard) in %.1f s",
+                     media.id, len(made.unplaced), made.seconds)  # fmt: skip
+        except (MissingKey, UnknownMedia):
+            return  # the script or the clip was removed meanwhile
+        except ModelError as exc:
+            log.error("no aligned captions for %s: %s", media.id, exc)
+        except (SpeechTimeout, StorageError, SQLAlchemyError, OSError) as exc:
+            if not final:
+                raise TryAgain(str(exc)) from exc
+            log.warning("no aligned captions for %s after retries: %s", media.id, exc)
+        except Exception:  # a bug must not take the job runner down
+            log.exception("aligning the script of %s failed", media.id)
+
+    def _store_aligned(self, media: Media, language: str, vtt: str) -> None:
+        label = f"{track_label(language)} (aligned)"
+        earlier = [t for t in media.tracks if t.kind == "captions" and t.label == label]
+        track_id = secrets.token_hex(8)
+        key = media_key(media.id, f"track-{track_id}.vtt")
+        self.storage.put_bytes(key, vtt.encode("utf-8"), "text/vtt; charset=utf-8")
+        track = Track(
+            id=track_id, media_id=media.id, kind="captions", srclang=language, label=label,
+            storage_key=key,
+        )  # fmt: skip
+        try:
+            self.catalog.add_track(track)
+        except BaseException:
+            self.storage.delete(key)
+            raise
+        for old in earlier:
+            if self.catalog.delete_track(media.id, old.id) is not None:
+                self.storage.delete(old.storage_key)

@@ -113,7 +113,7 @@ def waveform_graph(duration: float) -> str:
         # mean |x| did (what showwavespic averages over each column).
         mono += (
             ",aformat=sample_fmts=flt,asplit[x][y];[x][y]amultiply,"
-            f"aresample={ENVELOPE_RATE},aresample={rate},"
+            f"aresample={ENVELOPE_RATE}:filter_size=4,aresample={rate},"
             f"aeval=sqrt(max(val(0)\\,0))*{RMS_TO_MEAN:.4f}:c=same,asetnsamples=n=4096:p=0"
         )
     return (
