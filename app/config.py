@@ -155,6 +155,12 @@ class Settings(BaseSettings):
         description='Speech model directories by language, as JSON (`{"es": "/srv/models/es"}`); '
         "each holds `acoustic/`, `words.dict` and `SHA256SUMS`. English is built in.",
     )
+    align_timeout: float = Field(
+        1800.0,
+        gt=0,
+        description="Seconds before aligning a clip's script to its speech is killed (the job "
+        "is then retried; the clip itself is never held back or failed by it).",
+    )
     host: str = Field("127.0.0.1", description="Address `amps serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `amps serve` listens on.")
 

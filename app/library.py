@@ -17,7 +17,7 @@ from app.catalog.database import Catalog, new_id
 from app.catalog.models import Media, Track
 from app.config import Settings
 from app.errors import Problem
-from app.jobs.processing import Processor
+from app.jobs.processing import SCRIPT_NAME, Processor
 from app.jobs.queue import JobQueue, make_queue
 from app.media.posters import poster_name, stored_poster
 from app.media.probe import ProbeError, ProbeResult, probe_file, probe_url
@@ -364,12 +364,25 @@ class Library:
             self.storage.delete(key)
             raise
 
+    def set_script(self, media_id: str, script: str) -> bool:
+        """Keep the clip's script (checked text) and queue its alignment; False: no such clip."""
+        if self.catalog.get(media_id) is None:
+            return False
+        key = media_key(media_id, SCRIPT_NAME)
+        try:
+            self.storage.put_bytes(key, script.encode("utf-8"), "text/plain; charset=utf-8")
+        except StorageFull as exc:
+            raise Problem(507, STORAGE_FULL) from exc
+        self._queue("align", media_id)
+        return True
+
     def delete(self, media_id: str) -> bool:
         """Forget the clip, then remove its files (a failed removal is swept later)."""
         media = self.catalog.delete(media_id)
         if media is None:
             return False
         keys = [media.storage_key, media_key(media.id, poster_name(media.kind))]
+        keys.append(media_key(media.id, SCRIPT_NAME))  # if it has one
         if media.playable_key:
             keys.append(media.playable_key)
         self._remove([*keys, *(t.storage_key for t in media.tracks)])

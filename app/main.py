@@ -12,7 +12,7 @@ from fastapi.telemetry import TelemetryConfig
 from app.api import problems
 from app.api.limits import BodyLimit, upload_limiter
 from app.api.resumable import ResumableUploads
-from app.api.routes import health, media, tracks, uploads_tus
+from app.api.routes import health, media, scripts, tracks, uploads_tus
 from app.catalog.database import Catalog
 from app.config import Settings
 from app.jobs.processing import Processor
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (*routers, oembed):
         app.include_router(module.router)
     app.include_router(uploads_tus.router)
+    app.include_router(scripts.router)
     app.add_middleware(BodyLimit, read_timeout=settings.upload_read_timeout)
     # A redirected stream comes from the store: the player's pages must allow its origin.
     media_origins = [storage.public_origin] if isinstance(storage, S3Storage) else []

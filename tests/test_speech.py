@@ -7,8 +7,10 @@ public-domain LibriVox recordings (pocketsphinx-testdata). Each clip lasts secon
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from statistics import mean
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -17,6 +19,7 @@ from app.speech.audio import AudioError, Pcm, decode_audio
 from app.speech.models import ModelError, built_in_english, find_model, sha256
 from app.speech.script import MAX_SCRIPT_BYTES, ScriptError, decode_script, tokenize
 from app.speech.tracks import aligned_track
+from tests.conftest import wait_processed
 from tests.media import ffmpeg
 from tests.speech import (
     ESPEAK_VERSION,
@@ -29,6 +32,9 @@ from tests.speech import (
     start_errors,
     synthesize,
 )
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 UNSPOKEN = "The mayor did not attend the meeting because of illness."
@@ -266,3 +272,117 @@ def _cpu() -> float:
 
 def test_espeak_is_installed_where_the_tests_run() -> None:
     assert subprocess.run(["espeak-ng", "--version"], capture_output=True).returncode == 0
+
+
+# The API: PUT /api/media/{id}/script, and the "align" job adding a captions track.
+
+
+@pytest.fixture
+def spoken_clip(client: "TestClient", news: Spoken, tmp_path: Path) -> dict[str, Any]:
+    """The news speech uploaded as an M4A clip, processed."""
+    clip = tmp_path / "news.m4a"
+    ffmpeg("-i", str(news.path), "-c:a", "aac", "-b:a", "48k", str(clip))
+    with clip.open("rb") as file:
+        answer = client.post(
+            "/api/media", files={"file": ("news.m4a", file, "audio/mp4")},
+            data={"title": "Council budget", "language": "en"},
+        )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    return wait_processed(client, answer.json()["id"])
+
+
+def put_script(client: "TestClient", media_id: str, body: bytes, **headers: str) -> Any:
+    headers = {"content-type": "text/plain; charset=utf-8", **headers}
+    return client.put(f"/api/media/{media_id}/script", content=body, headers=headers)
+
+
+def aligned_tracks(client: "TestClient", media_id: str, count: int = 1) -> list[dict[str, Any]]:
+    """The clip's aligned tracks once there are `count` of them (or 60 s have passed)."""
+    deadline = time.monotonic() + 60
+    while True:
+        record = client.get(f"/api/media/{media_id}").json()
+        found = [t for t in record["tracks"] if t["label"] == "English (aligned)"]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def test_put_script_adds_an_aligned_captions_track(
+    client: "TestClient", spoken_clip: dict[str, Any]
+) -> None:
+    assert spoken_clip["status"] == "ready"  # the clip never waits for its captions
+    answer = put_script(client, spoken_clip["id"], WITH_UNSPOKEN.encode())
+    assert answer.status_code == 202, answer.text
+    (track,) = aligned_tracks(client, spoken_clip["id"])
+    assert track["kind"] == "captions" and track["srclang"] == "en"
+    vtt = client.get(track["url"]).text
+    cues = check_cue_rules(vtt)
+    assert cues[0].text.startswith("The city council") and "mayor" not in vtt
+    # A new script replaces the aligned track: still one, with the new words.
+    first_id = track["id"]
+    assert put_script(client, spoken_clip["id"], EDITED.encode()).status_code == 202
+    deadline = time.monotonic() + 60
+    while (tracks := aligned_tracks(client, spoken_clip["id"]))[0]["id"] == first_id:
+        assert time.monotonic() < deadline, "the second alignment never replaced the first"
+        time.sleep(0.2)
+    assert len(tracks) == 1 and "increase by one" in client.get(tracks[0]["url"]).text.replace(
+        "\n", " "
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "detail"),
+    [
+        ("Café au lait.".encode("latin-1"), "text/plain", 422, "not UTF-8"),
+        (b"word " * (MAX_SCRIPT_BYTES // 5 + 1), "text/plain; charset=utf-8", 422, "1 MB"),
+        (b"   \n", "text/plain; charset=utf-8", 422, "no words"),
+        (b"Hello.", "text/plain; charset=latin-1", 422, "UTF-8"),
+        (b'{"script": "Hello."}', "application/json", 415, "text/plain"),
+    ],
+)
+def test_scripts_refused_with_a_sentence(
+    client: "TestClient", body: bytes, content_type: str, status: int, detail: str
+) -> None:
+    from tests.test_tracks import add_clip
+
+    clip = add_clip(client.app)  # type: ignore[arg-type]
+    answer = put_script(client, clip["id"], body, **{"content-type": content_type})
+    assert answer.status_code == status, answer.text
+    assert detail in answer.json()["detail"]
+    assert client.get(f"/api/media/{clip['id']}").json()["tracks"] == []
+
+
+def test_script_for_an_unknown_clip_is_404(client: "TestClient") -> None:
+    assert put_script(client, "nosuchclip1", b"Hello.").status_code == 404
+
+
+def test_script_from_another_site_is_refused(client: "TestClient") -> None:
+    from tests.test_tracks import add_clip
+
+    clip = add_clip(client.app)  # type: ignore[arg-type]
+    answer = put_script(client, clip["id"], b"Hello.", origin="https://elsewhere.example")
+    assert answer.status_code == 403
+
+
+def test_align_job_is_killed_at_its_time_limit_and_the_clip_stays_ready(
+    client: "TestClient", spoken_clip: dict[str, Any]
+) -> None:
+    import psutil
+
+    from app.jobs.processing import SCRIPT_NAME, Processor, TryAgain
+    from app.storage.base import media_key
+
+    library = client.app.state.library  # type: ignore[attr-defined]
+    settings = library.settings.model_copy(update={"align_timeout": 0.5})
+    processor = Processor(settings, library.catalog, library.storage)
+    library.storage.put_bytes(media_key(spoken_clip["id"], SCRIPT_NAME), NEWS.encode())
+    started = time.monotonic()
+    with pytest.raises(TryAgain, match="more than 0.5 seconds"):
+        processor.run("align", spoken_clip["id"], final=False)
+    assert time.monotonic() - started < 5
+    assert not [
+        p for p in psutil.Process().children(recursive=True) if "app.speech.tracks" in p.cmdline()
+    ]
+    processor.run("align", spoken_clip["id"], final=True)  # the last attempt gives up quietly
+    record = client.get(f"/api/media/{spoken_clip['id']}").json()
+    assert record["status"] == "ready" and record["tracks"] == []

@@ -24,6 +24,15 @@ STREAMED = ("multipart/form-data",)
 STREAMED_ANY_METHOD = ("application/offset+octet-stream",)
 
 
+def _is_script(scope: Scope, content_type: str) -> bool:
+    """A clip's script (PUT /api/media/{id}/script): its route reads and limits it (1 MB)."""
+    return (
+        scope["method"] == "PUT"
+        and scope["path"].endswith("/script")
+        and content_type.startswith("text/plain")
+    )
+
+
 class BodyTimeout(Exception):
     """The client sent nothing for longer than the read timeout."""
 
@@ -133,8 +142,10 @@ class BodyLimit:
         headers = Headers(scope=scope)
         content_type = headers.get("content-type", "").lower()
         if (
-            scope["method"] == "POST" and content_type.startswith(STREAMED)
-        ) or content_type.startswith(STREAMED_ANY_METHOD):
+            (scope["method"] == "POST" and content_type.startswith(STREAMED))
+            or content_type.startswith(STREAMED_ANY_METHOD)
+            or _is_script(scope, content_type)
+        ):
             await self.app(scope, receive, send)
             return
         try:

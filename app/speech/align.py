@@ -75,7 +75,7 @@ def align_script(pcm: Pcm, script: str, model: SpeechModel) -> Alignment:
         TimedWord(token.text, start, end, token.sentence_end, token.clause_end, found)
         for token, (start, end), found in zip(tokens, times, placed, strict=True)
     ]
-    return Alignment(words, f"script aligned by {model.origin}")
+    return Alignment(words, model.origin)
 
 
 class _Aligner:

@@ -1,5 +1,11 @@
 """A captions track made from a clip's sound and its script, end to end: the one call jobs make."""
 
+import contextlib
+import dataclasses
+import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -10,7 +16,9 @@ from pathlib import Path
 from app.speech.align import NoSpeech, align_script
 from app.speech.audio import AudioError, decode_audio
 from app.speech.cues import make_cues, to_webvtt
-from app.speech.models import find_model
+from app.speech.models import ModelError, find_model
+
+MEMORY_LIMIT = 1536 * 1024**2  # pocketsphinx on an hour of audio stays far below
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,72 @@ def aligned_track(
         cues = make_cues(alignment.spoken, pcm.duration)
     unplaced = tuple(word.text for word in alignment.unplaced)
     note = (
-        f"Captions made by amps on {datetime.now(UTC):%Y-%m-%d}: the clip's script, "
-        f"{alignment.engine}. Machine-timed, not reviewed."
+        f"Captions made by amps on {datetime.now(UTC):%Y-%m-%d} from the clip's script, "
+        f"aligned to its speech by {alignment.engine}. Machine-timed, not reviewed."
     )
     if unplaced:
         note += f" {len(unplaced)} of {len(alignment.words)} script words were not heard."
     return MadeTrack(to_webvtt(cues, note), None, unplaced, time.monotonic() - began)
+
+
+class SpeechTimeout(Exception):
+    """The speech work ran past its time limit and was killed."""
+
+
+def aligned_track_isolated(
+    source: Path | str,
+    script: str,
+    language: str | None,
+    models: Mapping[str, Path],
+    timeout: float,
+    memory: int = MEMORY_LIMIT,
+) -> MadeTrack:
+    """aligned_track in a child process: killed at `timeout` seconds (SpeechTimeout) and held
+    to `memory` bytes, so a job can always be stopped (pocketsphinx cannot be interrupted)."""
+    request = json.dumps(
+        {
+            "source": str(source), "local": isinstance(source, Path), "script": script,
+            "language": language, "models": {k: str(v) for k, v in models.items()},
+            "timeout": timeout,
+        }
+    )  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-m", "app.speech.tracks"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    with contextlib.suppress(ProcessLookupError):
+        # Soft limit only: ffmpeg, its child, must still be given run_tool's own limits.
+        resource.prlimit(child.pid, resource.RLIMIT_AS, (memory, resource.RLIM_INFINITY))
+    try:
+        out, err = child.communicate(request, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        raise SpeechTimeout(f"Aligning the script took more than {timeout:g} seconds.") from None
+    if child.returncode != 0:
+        raise RuntimeError(f"the speech process failed ({child.returncode}): {err[-500:]}")
+    answer = json.loads(out)
+    if "model_error" in answer:
+        raise ModelError(answer["model_error"])
+    return MadeTrack(
+        answer["vtt"], answer["reason"], tuple(answer["unplaced"]), float(answer["seconds"])
+    )
+
+
+def _serve_one() -> None:
+    """The child's side of aligned_track_isolated: one JSON request in, one answer out."""
+    request = json.loads(sys.stdin.read())
+    source = Path(request["source"]) if request["local"] else request["source"]
+    models = {language: Path(path) for language, path in request["models"].items()}
+    try:
+        made = aligned_track(
+            source, request["script"], request["language"], models, request["timeout"]
+        )
+    except ModelError as exc:
+        print(json.dumps({"model_error": str(exc)}))
+        return
+    print(json.dumps(dataclasses.asdict(made)))
+
+
+if __name__ == "__main__":
+    _serve_one()
