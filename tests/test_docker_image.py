@@ -82,8 +82,18 @@ def base_image() -> str:
     return BASE_IMAGE
 
 
+@dataclass
+class ImageConfig:
+    """What a container engine takes from the image to start it."""
+
+    user: str
+    env: list[str]
+    workdir: str
+    command: list[str]
+
+
 @pytest.fixture(scope="module")
-def image() -> dict[str, object]:
+def image() -> ImageConfig:
     """The Dockerfile built from the local base; the image's config (user, env, command)."""
     for tool in ("podman", "buildah", "debootstrap", "unshare", "chroot"):
         assert shutil.which(tool), f"{tool} is missing: run `make install` as root"
@@ -92,8 +102,8 @@ def image() -> dict[str, object]:
         *("podman", "build", "--isolation", "chroot", "--format", "docker"),
         *("--build-arg", f"BASE={base}", "-t", IMAGE, "-f", str(ROOT / "Dockerfile"), str(ROOT)),
     )
-    config: dict[str, object] = json.loads(run("podman", "image", "inspect", IMAGE))[0]["Config"]
-    return config
+    config = json.loads(run("podman", "image", "inspect", IMAGE))[0]["Config"]
+    return ImageConfig(config["User"], config["Env"], config["WorkingDir"], config["Cmd"])
 
 
 @dataclass
@@ -107,7 +117,7 @@ class Running:
 # then the image's command under chroot as its user, with only the image's environment.
 START = """
 set -e
-root=$1 data=$2 user=$3 workdir=$4; shift 4
+root=$1 data=$2 user=$3; shift 3
 mount --rbind /dev "$root/dev"
 mount -t proc proc "$root/proc"
 mount --bind "$data" "$root/data"
@@ -126,22 +136,22 @@ def user_and_group(root: Path, user: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def served(image: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+def served(image: ImageConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     name = f"amps-test-{os.getpid()}"
     run("podman", "create", "--name", name, IMAGE)
     process = None
     try:
         root = Path(run("podman", "mount", name).strip())  # the container's writable root
         data = tmp_path_factory.mktemp("data")
-        user = user_and_group(root, str(image["User"]))
+        user = user_and_group(root, image.user)
         os.chown(data, *map(int, user.split(":")))
         port = free_port()
-        env = [e for e in image["Env"] if not e.startswith(("AMPS_HOST=", "AMPS_PORT="))]  # type: ignore[attr-defined]
+        env = [e for e in image.env if not e.startswith(("AMPS_HOST=", "AMPS_PORT="))]
         env += ["AMPS_HOST=127.0.0.1", f"AMPS_PORT={port}"]
-        command = ["sh", "-c", f'cd {image["WorkingDir"]} && exec "$@"', "sh", *image["Cmd"]]  # type: ignore[misc]
+        command = ["sh", "-c", f'cd "{image.workdir}" && exec "$@"', "sh", *image.command]
         process = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c", START]
-            + ["start", str(root), str(data), user, str(image["WorkingDir"]), *env, *command],
+            + ["start", str(root), str(data), user, *env, *command],
             start_new_session=True,
         )
         url = f"http://127.0.0.1:{port}"
