@@ -1,5 +1,8 @@
-// The upload form, enhanced: the API over XHR for a real progress bar, cancel, and errors
-// shown next to the field they concern. Without this script the form posts to /upload.
+// The upload form, enhanced: a resumable upload (tus, through tus-js-client, loaded on this
+// page only) with a real progress bar, pause, resume and cancel, that survives a dropped link
+// and a reload (the same file chosen again continues where it stopped); the API over one XHR
+// where tus-js-client cannot run; errors shown next to the field they concern. Without this
+// script the form posts to /upload.
 const form = document.querySelector("form.amps-upload");
 const strings = JSON.parse(document.querySelector(".amps-upload-strings").textContent);
 const say = (key, values = {}) =>
@@ -16,16 +19,121 @@ function enhance(form) {
   const submit = $(".amps-submit");
   const cancel = $(".amps-cancel");
   const fileInput = $("#amps-file");
+  const pause = $(".amps-pause");
+  const resume = $(".amps-resume");
+  const tus = window.tus?.isSupported ? window.tus : null;
   let xhr = null;
+  let upload = null;
 
   dropTarget($(".amps-drop"), fileInput);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     clearErrors(form);
     if (!fileInput.files.length) return showError(form, "file", fileInput.validationMessage);
-    xhr = send(form, fileInput.files[0]);
+    if (tus) upload = sendResumable(form, fileInput.files[0]);
+    else xhr = send(form, fileInput.files[0]);
   });
-  cancel.addEventListener("click", () => xhr && xhr.abort());
+  cancel.addEventListener("click", () => {
+    if (xhr) xhr.abort();
+    if (upload) {
+      const stopped = upload;
+      upload = null;
+      // abort(true) also ends the upload on the server (tus termination): nothing is kept.
+      stopped.abort(Boolean(stopped.url)).catch(() => {}).finally(() => done(say("upload_cancelled")));
+    }
+  });
+  pause.addEventListener("click", () => {
+    if (!upload) return;
+    upload.abort();
+    paused(true);
+    status.textContent = say("upload_paused", { percent: progress.value });
+  });
+  resume.addEventListener("click", () => {
+    if (!upload) return;
+    paused(false);
+    status.textContent = say("uploading", { percent: progress.value });
+    upload.start();
+  });
+  // A link that drops while the browser knows it is offline: carry on when it is back.
+  window.addEventListener("online", () => {
+    if (upload && form.dataset.offline === "1") {
+      delete form.dataset.offline;
+      status.textContent = say("upload_resumed");
+      upload.start();
+    }
+  });
+
+  function sendResumable(form, file) {
+    const metadata = { filename: file.name, filetype: file.type };
+    for (const name of ["title", "description", "language"]) {
+      const value = form.elements[name]?.value.trim();
+      if (value) metadata[name] = value;
+    }
+    const token = form.elements.token?.value.trim();
+    let mediaId = null;
+    let lastTenth = -1;
+    const resumable = new tus.Upload(file, {
+      endpoint: "/api/uploads",
+      chunkSize: 50 * 1024 * 1024, // under the 100 MB body limit common in proxies
+      retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+      metadata,
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+      removeFingerprintOnSuccess: true,
+      onProgress(sent, total) {
+        const percent = Math.floor((sent / total) * 100);
+        progress.value = percent;
+        progressLabel.textContent = say("uploading", { percent });
+        if (Math.floor(percent / 10) !== lastTenth) {
+          lastTenth = Math.floor(percent / 10);
+          status.textContent = say("uploading", { percent: lastTenth * 10 });
+        }
+      },
+      onAfterResponse(request, response) {
+        mediaId = response.getHeader("Amps-Media-Id") || mediaId;
+      },
+      onSuccess() {
+        upload = null;
+        finishResumable(mediaId);
+      },
+      onError(error) {
+        if (!navigator.onLine) {
+          form.dataset.offline = "1";
+          status.textContent = say("upload_offline");
+          return;
+        }
+        upload = null;
+        failResumable(error);
+      },
+    });
+    busy(true);
+    resumable
+      .findPreviousUploads()
+      .then((previous) => {
+        if (previous.length) resumable.resumeFromPreviousUpload(previous[0]);
+        resumable.start();
+      })
+      .catch(() => resumable.start());
+    return resumable;
+  }
+
+  async function finishResumable(mediaId) {
+    let record = { detail: say("upload_network") };
+    let status = 0;
+    try {
+      const response = await fetch(`/api/media/${encodeURIComponent(mediaId)}`);
+      status = response.status === 200 ? 201 : response.status;
+      record = await response.json();
+    } catch {}
+    finish({ status, responseText: JSON.stringify(record), statusText: "" });
+  }
+
+  function failResumable(error) {
+    const response = error.originalResponse;
+    const status = response ? response.getStatus() : 0;
+    const text = response ? response.getBody() : "";
+    if (!status) return done(say("upload_network"));
+    finish({ status, responseText: text, statusText: error.message });
+  }
 
   function send(form, file) {
     const request = new XMLHttpRequest();
@@ -86,14 +194,22 @@ function enhance(form) {
     status.textContent = message;
   }
 
+  function paused(on) {
+    pause.hidden = on;
+    resume.hidden = !on;
+    (on ? resume : pause).focus();
+  }
+
   function busy(on) {
     progressBox.hidden = !on;
     cancel.hidden = !on;
+    pause.hidden = !on || !tus;
+    resume.hidden = true;
     submit.disabled = on;
     if (on) {
       progress.value = 0;
       cancel.focus();
-    } else if (document.activeElement === cancel || !document.activeElement) {
+    } else if ([cancel, pause, resume].includes(document.activeElement) || !document.activeElement) {
       submit.focus();
     }
   }

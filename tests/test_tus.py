@@ -3,6 +3,7 @@ that an upload ends as a clip exactly as a multipart upload does, or leaves noth
 
 import base64
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -339,3 +340,16 @@ def test_s3_refused_file_leaves_nothing(replicas: tuple[TestClient, TestClient])
     assert patch(first, url, 0, text).status_code in (415, 422)
     assert s3_leftovers(first.app) == []
     assert first.get("/api/media").json()["total"] == 0
+
+
+def test_tus_js_client_is_served_on_the_upload_page_only(client: TestClient) -> None:
+    upload_page = client.get("/upload").text
+    assert "/vendor/tus.min.js" in upload_page
+    assert "/vendor/tus.min.js" not in client.get("/").text
+    # The vendored bundle is the pinned npm package's own (static/ ships without node_modules).
+    root = Path(__file__).resolve().parent.parent
+    package = json.loads((root / "package.json").read_text())
+    assert package["dependencies"]["tus-js-client"].startswith("4.3.")
+    bundle = root / "node_modules" / "tus-js-client" / "dist" / "tus.min.js"
+    if bundle.exists():  # after `make install`
+        assert (root / "static" / "vendor" / "tus.min.js").read_bytes() == bundle.read_bytes()

@@ -9,6 +9,7 @@ are cut off when the next request opens the file.
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -29,6 +30,7 @@ from app.storage.base import ID_PATTERN, MissingKey, Pending, StorageError, Stor
 log = logging.getLogger("amps")
 WRITE_CHUNK = 1024 * 1024  # network chunks batched into fewer threaded disk writes
 CHECKPOINT = 32 * 1024 * 1024  # a long PATCH records its durable offset this often
+LOCK_WAIT = 3.0  # a writer whose client went away lets go within moments: wait that long
 ORPHAN_GRACE = 300.0  # a partial file with no record may be a creation between its two steps
 NOT_HERE = "No upload has this id. Start a new one with POST /api/uploads."
 GONE = "This upload expired (or its bytes were lost), so nothing of it is kept. Start again."
@@ -108,24 +110,37 @@ class ResumableUploads:
         return upload
 
     def terminate(self, upload_id: str) -> None:
-        with self.catalog.resumable_lock(upload_id) as held:
-            if not held:
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            with self.catalog.resumable_lock(upload_id) as held:
+                if held:
+                    self._terminate(upload_id)
+                    return
+            if time.monotonic() > deadline:
                 raise Problem(423, BUSY)
-            if not _valid(upload_id) or self.catalog.get_resumable(upload_id) is None:
-                raise Problem(404, NOT_HERE)
-            self.files.drop_resumable(upload_id)
-            self.catalog.delete_resumable(upload_id)
+            time.sleep(0.05)
+
+    def _terminate(self, upload_id: str) -> None:
+        if not _valid(upload_id) or self.catalog.get_resumable(upload_id) is None:
+            raise Problem(404, NOT_HERE)
+        self.files.drop_resumable(upload_id)
+        self.catalog.delete_resumable(upload_id)
 
     # Appending (a PATCH, or a POST with a body).
 
     @contextlib.asynccontextmanager
     async def writing(self, upload_id: str) -> AsyncIterator[ResumableUpload]:
         """Hold the upload for this request (423 when another holds it) and read it afresh."""
-        manager = self.catalog.resumable_lock(upload_id)
-        held = await anyio.to_thread.run_sync(manager.__enter__)
-        try:
-            if not held:
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            manager = self.catalog.resumable_lock(upload_id)
+            if await anyio.to_thread.run_sync(manager.__enter__):
+                break
+            await anyio.to_thread.run_sync(manager.__exit__, None, None, None)
+            if time.monotonic() > deadline:
                 raise Problem(423, BUSY)
+            await anyio.sleep(0.05)
+        try:
             yield await anyio.to_thread.run_sync(self.find, upload_id)
         finally:
             with anyio.CancelScope(shield=True):  # released even when the client went away
@@ -269,17 +284,19 @@ class ResumableUploads:
         self.files.drop_resumable(upload_id)
         self.catalog.delete_resumable(upload_id)
 
-    async def finish_if_whole(self, upload: ResumableUpload) -> ResumableUpload:
-        """An upload whose last byte was recorded by a process that died before the clip was:
-        finish it now (a HEAD asks), unless another request holds it."""
-        if upload.state != "open" or upload.length is None or upload.offset != upload.length:
-            return upload
-        with contextlib.suppress(Problem):
-            async with self.writing(upload.id) as fresh:
-                if fresh.state == "open" and fresh.offset == fresh.length:
-                    return await self.complete(fresh)
-                return fresh
-        return upload
+    async def settled(self, upload_id: str) -> ResumableUpload:
+        """The upload as HEAD tells it: once a writer whose client went away has recorded
+        its bytes (waiting for it up to LOCK_WAIT), and finished when its last byte was
+        recorded by a process that died before the clip was."""
+        try:
+            async with self.writing(upload_id) as upload:
+                if upload.state == "open" and upload.offset == upload.length:
+                    return await self.complete(upload)
+                return upload
+        except Problem as exc:
+            if exc.status != 423:
+                raise
+        return await anyio.to_thread.run_sync(self.find, upload_id)
 
     # Expiry.
 

@@ -149,9 +149,7 @@ async def create_upload(request: Request, settings: SettingsDep) -> Response:
 @router.head("/{upload_id}", summary="How far an upload got")
 async def upload_state(upload_id: str, request: Request, settings: SettingsDep) -> Response:
     tus.check_version(request)
-    uploads = uploads_of(request)
-    upload = await anyio.to_thread.run_sync(uploads.find, upload_id)
-    upload = await uploads.finish_if_whole(upload)
+    upload = await uploads_of(request).settled(upload_id)
     return Response(status_code=200, headers=state_headers(request, settings, upload))
 
 

@@ -14,7 +14,10 @@ from app.web.i18n import Catalogue, choose
 
 router = APIRouter(include_in_schema=False)
 FIELDS = ("title", "description", "language")
-SCRIPT_STRINGS = ("uploading", "upload_cancelled", "upload_done", "upload_failed", "upload_network")
+SCRIPT_STRINGS = (
+    "uploading", "upload_cancelled", "upload_done", "upload_failed", "upload_network",
+    "upload_paused", "upload_resumed", "upload_offline",
+)  # fmt: skip
 
 
 def size_text(size: int) -> str:
