@@ -3,15 +3,22 @@
 # local one (tests/test_docker_image.py); the default is Python's official slim image.
 ARG BASE=python:3.11-slim-bookworm
 
-# Build stage: a wheel of amps and its dependencies, so the runtime image has no compiler or pip cache.
+# Build stage: wheels of amps and its dependencies, so the runtime image has no compiler or pip
+# cache. Dependencies first, from pyproject.toml alone (over a stub package): a change to app/
+# or the README then rebuilds, and adds to the image, only amps's own small wheel.
 FROM ${BASE} AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY app ./app
-# pip's cache survives between builds (not in the image): a change to app/ re-downloads nothing.
+RUN python3 -m venv /opt/build
+COPY pyproject.toml ./
+# pip's cache survives between builds (not in the image).
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python3 -m venv /opt/build \
-    && /opt/build/bin/pip wheel --wheel-dir /wheels .
+    mkdir app && touch app/__init__.py README.md \
+    && /opt/build/bin/pip wheel --wheel-dir /wheels . \
+    && rm -rf /wheels/amps-*.whl app README.md build ./*.egg-info
+COPY README.md ./
+COPY app ./app
+RUN --mount=type=cache,target=/root/.cache/pip \
+    /opt/build/bin/pip wheel --no-deps --wheel-dir /amps .
 
 # Runtime stage: ffmpeg for probing, amps in a virtualenv, a non-root user, the library in a volume.
 FROM ${BASE}
@@ -24,6 +31,8 @@ RUN python3 -m venv /opt/amps \
     && /opt/amps/bin/pip install --no-cache-dir --no-index /wheels/* && rm -rf /wheels \
     && useradd --system --uid 10001 --home-dir /data amps \
     && mkdir -p /data && chown amps /data
+COPY --from=build /amps /amps
+RUN /opt/amps/bin/pip install --no-cache-dir --no-index --no-deps /amps/* && rm -rf /amps
 COPY static /app/static
 USER 10001
 WORKDIR /app
