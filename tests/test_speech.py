@@ -5,6 +5,7 @@ libespeak-ng (tests/speech.py), clean and with noise or music mixed in by ffmpeg
 public-domain LibriVox recordings (pocketsphinx-testdata). Each clip lasts seconds.
 """
 
+import re
 import shutil
 import subprocess
 import time
@@ -16,9 +17,10 @@ import pytest
 
 from app.speech.align import NoSpeech, align_script
 from app.speech.audio import AudioError, Pcm, decode_audio
-from app.speech.models import ModelError, built_in_english, find_model, sha256
+from app.speech.models import ModelError, built_in_english, find_model, find_recogniser, sha256
+from app.speech.recognize import recognise
 from app.speech.script import MAX_SCRIPT_BYTES, ScriptError, decode_script, tokenize
-from app.speech.tracks import aligned_track
+from app.speech.tracks import aligned_track, automatic_track, automatic_track_isolated
 from tests.conftest import wait_processed
 from tests.media import ffmpeg
 from tests.speech import (
@@ -222,14 +224,21 @@ def librivox() -> list[tuple[Path, str]]:
     return clips
 
 
-def test_librivox_human_speech(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def librivox_joined(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """All five readings as one 25 s WAV, and their transcripts as one script."""
     clips = librivox()
-    # One 25 s clip of all five readings; each reading aligned alone marks where it starts.
-    joined = tmp_path / "joined.wav"
+    joined = tmp_path_factory.mktemp("librivox") / "joined.wav"
     inputs = [arg for path, _ in clips for arg in ("-i", str(path))]
     concat = "".join(f"[{n}:a]" for n in range(len(clips))) + f"concat=n={len(clips)}:v=0:a=1"
     ffmpeg(*inputs, "-filter_complex", concat, str(joined))
-    script = " ".join(text for _, text in clips)
+    return joined, " ".join(text for _, text in clips)
+
+
+def test_librivox_human_speech(librivox_joined: tuple[Path, str], tmp_path: Path) -> None:
+    clips = librivox()
+    # Each reading aligned alone marks where it starts in the joined clip.
+    joined, script = librivox_joined
     alignment = align_script(pcm_of(joined, tmp_path), f"{script} {UNSPOKEN}", built_in_english())
     assert " ".join(w.text for w in alignment.unplaced) == UNSPOKEN
     offset, firsts = 0.0, []
@@ -386,3 +395,85 @@ def test_align_job_is_killed_at_its_time_limit_and_the_clip_stays_ready(
     processor.run("align", spoken_clip["id"], final=True)  # the last attempt gives up quietly
     record = client.get(f"/api/media/{spoken_clip['id']}").json()
     assert record["status"] == "ready" and record["tracks"] == []
+
+
+# Recognition (no script): Whisper tiny.en through faster-whisper, re-timed by the aligner.
+
+
+def words_of(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]", " ", text.lower().replace("-", " ")).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    ref, hyp = words_of(reference), words_of(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, 1):
+        previous, row[0] = row[0], i
+        for j, heard in enumerate(hyp, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != heard))
+    return row[-1] / len(ref)
+
+
+def caption_text(vtt: str) -> str:
+    return " ".join(cue.text.replace("\n", " ") for cue in check_cue_rules(vtt))
+
+
+def test_word_error_rate_counts_what_it_should() -> None:
+    assert word_error_rate("the cat sat", "The cat sat.") == 0
+    assert word_error_rate("the cat sat", "the hat sat on") == pytest.approx(2 / 3)
+
+
+def test_automatic_captions_of_news_speech(news: Spoken, tmp_path: Path) -> None:
+    made = automatic_track(news.path, "en", {}, timeout=60)
+    assert made.vtt and made.reason is None
+    assert "Whisper tiny.en" in made.vtt and "re-timed by pocketsphinx" in made.vtt
+    assert word_error_rate(NEWS, caption_text(made.vtt)) <= 0.15
+    recogniser = find_recogniser("en", {})
+    assert recogniser is not None
+    heard = recognise(pcm_of(news.path, tmp_path), recogniser).words
+    retimed = align_script(
+        pcm_of(news.path, tmp_path), " ".join(w.text for w in heard), built_in_english()
+    )
+    errors = start_errors(news, retimed.spoken)
+    assert len(errors) >= len(news.words) * 0.8
+    assert mean(errors) <= 0.040 and max(errors) <= 0.250, errors
+
+
+def test_automatic_captions_of_librivox_readings(librivox_joined: tuple[Path, str]) -> None:
+    joined, script = librivox_joined
+    made = automatic_track(joined, "en", {}, 60)
+    assert made.vtt and word_error_rate(script, caption_text(made.vtt)) <= 0.10
+
+
+def test_automatic_captions_of_a_tone_say_why_there_are_none(tmp_path: Path) -> None:
+    tone = tmp_path / "chord.wav"
+    chord = ["-f", "lavfi", "-i", "sine=frequency=330:duration=5",
+             "-f", "lavfi", "-i", "sine=frequency=440:duration=5"]  # fmt: skip
+    ffmpeg(*chord, "-filter_complex", "amix=inputs=2", str(tone))
+    made = automatic_track(tone, "en", {}, timeout=60)
+    assert made.vtt is None and made.reason and "No speech" in made.reason
+
+
+def test_no_recogniser_for_the_language(news: Spoken) -> None:
+    made = automatic_track(news.path, "ar", {}, timeout=60)
+    assert made.reason == (
+        "No speech recognition model is installed for this clip's language (ar)."
+    )
+
+
+def test_tampered_whisper_model_is_refused(tmp_path: Path) -> None:
+    built_in = find_recogniser("en", {})
+    assert built_in is not None
+    directory = operator_copy(tmp_path / "en")
+    shutil.copytree(built_in.directory, directory / "whisper")
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name != "SHA256SUMS")
+    sums = "".join(f"{sha256(p)}  {p.relative_to(directory)}\n" for p in files)
+    (directory / "SHA256SUMS").write_text(sums)
+    recogniser = find_recogniser("en", {"en": directory})
+    assert recogniser is not None and recogniser.directory == directory / "whisper"
+    config = directory / "whisper" / "config.json"
+    config.write_text(config.read_text().replace("[", "[ ", 1))
+    with pytest.raises(ModelError, match=r"whisper/config.json is not the file"):
+        find_recogniser("en", {"en": directory})
+    with pytest.raises(ModelError, match="config.json is not the file"):
+        automatic_track_isolated(tmp_path / "any.wav", "en", {"en": directory}, timeout=60)

