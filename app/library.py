@@ -376,6 +376,13 @@ class Library:
         self._queue("align", media_id)
         return True
 
+    def recognise_speech(self, media_id: str) -> bool:
+        """Queue automatic captions of the clip's speech; False when there is no such clip."""
+        if self.catalog.get(media_id) is None:
+            return False
+        self._queue("automatic", media_id)
+        return True
+
     def delete(self, media_id: str) -> bool:
         """Forget the clip, then remove its files (a failed removal is swept later)."""
         media = self.catalog.delete(media_id)

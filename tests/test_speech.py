@@ -305,12 +305,14 @@ def put_script(client: "TestClient", media_id: str, body: bytes, **headers: str)
     return client.put(f"/api/media/{media_id}/script", content=body, headers=headers)
 
 
-def aligned_tracks(client: "TestClient", media_id: str, count: int = 1) -> list[dict[str, Any]]:
-    """The clip's aligned tracks once there are `count` of them (or 60 s have passed)."""
+def aligned_tracks(
+    client: "TestClient", media_id: str, count: int = 1, label: str = "English (aligned)"
+) -> list[dict[str, Any]]:
+    """The clip's tracks with `label` once there are `count` of them (or 60 s have passed)."""
     deadline = time.monotonic() + 60
     while True:
         record = client.get(f"/api/media/{media_id}").json()
-        found = [t for t in record["tracks"] if t["label"] == "English (aligned)"]
+        found = [t for t in record["tracks"] if t["label"] == label]
         if len(found) >= count or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
@@ -477,3 +479,15 @@ def test_tampered_whisper_model_is_refused(tmp_path: Path) -> None:
         find_recogniser("en", {"en": directory})
     with pytest.raises(ModelError, match="config.json is not the file"):
         automatic_track_isolated(tmp_path / "any.wav", "en", {"en": directory}, timeout=60)
+
+
+def test_post_automatic_captions_adds_a_recognised_track(
+    client: "TestClient", spoken_clip: dict[str, Any]
+) -> None:
+    answer = client.post(f"/api/media/{spoken_clip['id']}/captions/automatic")
+    assert answer.status_code == 202, answer.text
+    (track,) = aligned_tracks(client, spoken_clip["id"], label="English (automatic)")
+    vtt = client.get(track["url"]).text
+    assert "Automatic captions may contain errors" in vtt
+    assert word_error_rate(NEWS, caption_text(vtt)) <= 0.15
+    assert client.post("/api/media/nosuchclip1/captions/automatic").status_code == 404

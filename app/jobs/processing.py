@@ -29,12 +29,12 @@ from app.media.renditions import (
     rendition_name,
 )
 from app.speech.models import ModelError
-from app.speech.tracks import SpeechTimeout, aligned_track_isolated
+from app.speech.tracks import SpeechTimeout, aligned_track_isolated, automatic_track_isolated
 from app.storage.base import MissingKey, RemoteFile, Storage, StorageError, media_key
 
 log = logging.getLogger("amps")
 COPY_CHUNK = 1024 * 1024
-TASKS = ("process", "reprobe", "align")
+TASKS = ("process", "reprobe", "align", "automatic")
 SCRIPT_NAME = "script.txt"  # a clip's script for alignment, stored beside its file
 GONE = "The clip's file is not available any more: upload it again."
 DAMAGED = "The stored file is damaged: it no longer matches what was uploaded. Upload it again."
@@ -63,8 +63,8 @@ class Processor:
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}")
         media = self.catalog.get(media_id)
-        if media is not None and task == "align":
-            self._align(media, final)  # never changes the clip's status
+        if media is not None and task in ("align", "automatic"):
+            self._speech_track(media, task, final)  # never changes the clip's status
             return
         if media is None or (task == "process" and media.status != "processing"):
             return  # deleted meanwhile, or already done by an earlier run
@@ -203,36 +203,41 @@ class Processor:
                 except StorageError:
                     log.warning("could not remove %s; the start-up sweep will", key)
 
-    def _align(self, media: Media, final: bool) -> None:
-        """Align the clip's stored script to its speech as a captions track, replacing the one
-        an earlier alignment made. Whatever happens the clip stays as it is: no track comes
-        with a logged reason; time limits and storage trouble raise TryAgain until `final`."""
+    def _speech_track(self, media: Media, task: str, final: bool) -> None:
+        """Make the clip's captions from its sound: its stored script aligned ("align"), or its
+        speech recognised ("automatic"); the track replaces the one the same kind of job made
+        before. Whatever happens the clip stays as it is: no track comes with a logged reason;
+        time limits and storage trouble raise TryAgain until `final`."""
         try:
-            script = self.storage.read_bytes(media_key(media.id, SCRIPT_NAME)).decode("utf-8")
             source = self.storage.source(media.storage_key)
             language = media.language or "en"
-            made = aligned_track_isolated(
-                source, script, language, self.settings.speech_models, self.settings.align_timeout
-            )
+            models, timeout = self.settings.speech_models, self.settings.align_timeout
+            if task == "align":
+                key = media_key(media.id, SCRIPT_NAME)
+                script = self.storage.read_bytes(key).decode("utf-8")
+                made = aligned_track_isolated(source, script, language, models, timeout)
+            else:
+                made = automatic_track_isolated(source, language, models, timeout)
             if made.vtt is None:
-                log.info("no aligned captions for %s: %s", media.id, made.reason)
+                log.info("no %s captions for %s: %s", task, media.id, made.reason)
                 return
-            self._store_aligned(media, language, made.vtt)
-            log.info("aligned captions for %s (%d script words not heard) in %.1f s",
-                     media.id, len(made.unplaced), made.seconds)  # fmt: skip
+            origin = "aligned" if task == "align" else "automatic"
+            self._store_made_track(media, language, made.vtt, origin)
+            log.info("%s captions for %s (%d script words not heard) in %.1f s",
+                     origin, media.id, len(made.unplaced), made.seconds)  # fmt: skip
         except (MissingKey, UnknownMedia):
             return  # the script or the clip was removed meanwhile
         except ModelError as exc:
-            log.error("no aligned captions for %s: %s", media.id, exc)
+            log.error("no %s captions for %s: %s", task, media.id, exc)
         except (SpeechTimeout, StorageError, SQLAlchemyError, OSError) as exc:
             if not final:
                 raise TryAgain(str(exc)) from exc
-            log.warning("no aligned captions for %s after retries: %s", media.id, exc)
+            log.warning("no %s captions for %s after retries: %s", task, media.id, exc)
         except Exception:  # a bug must not take the job runner down
-            log.exception("aligning the script of %s failed", media.id)
+            log.exception("%s captions of %s failed", task, media.id)
 
-    def _store_aligned(self, media: Media, language: str, vtt: str) -> None:
-        label = f"{track_label(language)} (aligned)"
+    def _store_made_track(self, media: Media, language: str, vtt: str, origin: str) -> None:
+        label = f"{track_label(language)} ({origin})"
         earlier = [t for t in media.tracks if t.kind == "captions" and t.label == label]
         track_id = secrets.token_hex(8)
         key = media_key(media.id, f"track-{track_id}.vtt")

@@ -1,4 +1,5 @@
-"""A clip's script: the text its speech says, aligned in the background into captions."""
+"""Machine-made captions of a clip: its script (the text its speech says) aligned to the speech,
+or the speech recognised; both run as background jobs."""
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
@@ -12,7 +13,7 @@ from app.deps import LibraryDep, SettingsDep
 from app.errors import Problem
 from app.speech.script import MAX_SCRIPT_BYTES, ScriptError, decode_script
 
-router = APIRouter(prefix="/api/media/{media_id}/script", tags=["tracks"])
+router = APIRouter(prefix="/api/media/{media_id}", tags=["tracks"])
 SCRIPT_BODY = {
     "required": True,
     "content": {
@@ -48,7 +49,7 @@ async def read_script(request: Request, read_timeout: float) -> str:
 
 
 @router.put(
-    "",
+    "/script",
     status_code=202,
     responses=documented(*WRITE_PROBLEMS, 415),
     openapi_extra={"requestBody": SCRIPT_BODY},
@@ -64,5 +65,24 @@ async def put_script(
     media = await anyio.to_thread.run_sync(find_media, library.catalog, media_id)
     script = await read_script(request, settings.upload_read_timeout)
     if not await anyio.to_thread.run_sync(library.set_script, media.id, script):
+        raise not_found()
+    return Response(status_code=202)
+
+
+@router.post(
+    "/captions/automatic",
+    status_code=202,
+    responses=documented(*WRITE_PROBLEMS),
+    summary="Recognise the clip's speech into captions",
+)
+async def recognise_speech(
+    media_id: str, request: Request, library: LibraryDep, settings: SettingsDep
+) -> Response:
+    """A background job recognises the speech (for English, Whisper tiny.en, re-timed by the
+    aligner) and adds (or replaces) a captions track labelled e.g. "English (automatic)". With
+    no speech, or no model for the clip's language, no track is added."""
+    check_writer(request, settings)
+    media = await anyio.to_thread.run_sync(find_media, library.catalog, media_id)
+    if not await anyio.to_thread.run_sync(library.recognise_speech, media.id):
         raise not_found()
     return Response(status_code=202)
