@@ -28,6 +28,8 @@ export function enhance(root) {
   const ctl = new Controller(root);
   for (const control of CONTROLS) control(ctl);
   ctl.media.controls = false;
+  const links = ctl.$(".amps-file-links"); // the no-script links: the controls take over
+  if (links) links.hidden = true;
   root.classList.add("amps-scripted");
   if (ctl.root.dataset.state != "error") ctl.$(".amps-controls").hidden = false;
   startAt(ctl);
