@@ -153,7 +153,7 @@ def mix(speech: Path, kind: str, snr_db: float, out: Path) -> Path:
     rms = math.sqrt(sum(x * x for x in samples) / len(samples)) / 32768
     level = rms / 10 ** (snr_db / 20)
     if kind == "noise":  # anoisesrc's amplitude is its peak; pink noise's RMS is about a third
-        source = f"anoisesrc=color=pink:amplitude={level * 3:.5f}:r={rate}:d={seconds:.3f}"
+        source = f"anoisesrc=color=pink:amplitude={level * 3:.5f}:r={rate}:d={seconds:.3f}:seed=7"
     else:  # a minor chord, each note at level/sqrt(3) RMS, swelling twice a second
         chord = "+".join(f"sin(2*PI*{f}*t)" for f in (220, 261.6, 329.6))
         source = (
