@@ -458,7 +458,7 @@ def run_tool(
             encoding="utf-8",
             errors="replace",
             pass_fds=pass_fds,
-            preexec_fn=_die_with_parent(os.getpid()),
+            preexec_fn=child_dies_with_parent(),
         )
     except FileNotFoundError as exc:
         raise ToolMissing(f"{args[0]} was not found: install ffmpeg on this server.") from exc
@@ -475,16 +475,18 @@ def run_tool(
     return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
 
 
-def _die_with_parent(parent: int) -> Callable[[], None]:
-    """What the child runs between fork and exec: ask the kernel for SIGKILL when its parent
-    dies (SIGKILL of the server or worker included), and end at once if that already happened.
+def child_dies_with_parent() -> Callable[[], None]:
+    """A preexec_fn for subprocess.Popen: the child asks the kernel for SIGKILL when this
+    process dies (SIGKILL of the server or worker included), and ends at once if it already
+    has. Every child we start that may outlive a request should use it.
 
-    Linux sends the signal when the *thread* that forked exits, not the process. Safe here:
-    run_tool forks in the calling thread and blocks that thread until the child is reaped, so
-    the thread outlives the child; a pool thread that ends later cannot take a child with it.
-    The child only makes one foreign call and one system call: no lock, no import, no
-    allocation of ours, so forking from a threaded server cannot deadlock it.
+    Linux sends the signal when the *thread* that forked exits, not the process: fork from a
+    thread that waits for the child, as run_tool does (it blocks its thread until the child
+    is reaped, so a pool thread that ends later cannot take a child with it). The child only
+    makes one foreign call and one system call: no lock, no import, no allocation of ours,
+    so forking from a threaded server cannot deadlock it.
     """
+    parent = os.getpid()
 
     def arm() -> None:
         if _PRCTL is not None:
