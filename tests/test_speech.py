@@ -7,7 +7,6 @@ public-domain LibriVox recordings (pocketsphinx-testdata). Each clip lasts secon
 
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from statistics import mean
@@ -277,10 +276,6 @@ def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime
-
-
-def test_espeak_is_installed_where_the_tests_run() -> None:
-    assert subprocess.run(["espeak-ng", "--version"], capture_output=True).returncode == 0
 
 
 # The API: PUT /api/media/{id}/script, and the "align" job adding a captions track.
