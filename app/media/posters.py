@@ -116,6 +116,8 @@ def waveform_graph(duration: float) -> str:
             f"aresample={ENVELOPE_RATE}:filter_size=4,aresample={rate},"
             f"aeval=sqrt(max(val(0)\\,0))*{RMS_TO_MEAN:.4f}:c=same,asetnsamples=n=4096:p=0"
         )
+    else:  # a file longer than its probed duration still hands over no more than this
+        mono += f",atrim=end={2 * SHORT_CLIP:g}"
     return (
         f"{mono},showwavespic=s={WAVEFORM_SIZE}:colors={WAVEFORM_COLOUR}:scale=sqrt[wave];"
         f"color=c={WAVEFORM_BACKGROUND}:s={WAVEFORM_SIZE}[back];"
