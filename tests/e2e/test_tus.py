@@ -168,3 +168,38 @@ def test_server_killed_mid_upload_resumes_after_restart(
         assert api.get(f"/media/{media_id}/stream").content == data
         assert wait_processed(api, media_id)["status"] == "ready"
     assert not partial.exists()
+
+
+def test_a_long_patch_records_its_offset_as_it_goes(server: Server) -> None:
+    """Killed 40 MiB into one PATCH, the server had recorded at least its first 32 MiB
+    (checkpoints sync and record beside the reading), and never more than was on disk."""
+    mib = 1024 * 1024
+    created = httpx.post(
+        f"{server.url}/api/uploads", headers={**TUS, "Upload-Length": str(64 * mib)}
+    )
+    url = created.headers["Location"]
+    sent, hold = threading.Event(), threading.Event()
+    headers = {**TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    block = random.Random(1).randbytes(mib)
+
+    def body() -> Iterator[bytes]:
+        for _ in range(40):
+            yield block
+        sent.set()
+        hold.wait(30)
+        yield block
+
+    def doomed() -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.patch(url, content=body(), headers=headers, timeout=60)
+
+    writer = threading.Thread(target=doomed)
+    writer.start()
+    assert sent.wait(30)
+    time.sleep(1.5)  # the checkpoint's fsync and record, beside the reading
+    server.kill()
+    hold.set()
+    writer.join(30)
+    on_disk = next((server.media_dir / ".tmp" / "resumable").glob("*.part")).stat().st_size
+    server.start()
+    assert 32 * mib <= offset_of(url) <= on_disk
