@@ -50,7 +50,7 @@ def download_link(page: Page) -> Locator:
 
 
 def transcript_link(page: Page) -> Locator:
-    return page.get_by_role("link", name="Transcript", exact=True)
+    return page.get_by_role("link", name="Read the transcript")
 
 
 @pytest.mark.parametrize("kind", ["video", "audio"])
