@@ -16,7 +16,9 @@ from fastapi.routing import APIRoute
 from app.api import tus
 from app.api.auth import check_writer
 from app.api.limits import check_upload_rate
+from app.api.problems import documented
 from app.api.resumable import ResumableUploads, expires_of
+from app.api.tus import PHRASES
 from app.api.urls import base_url
 from app.catalog.models import ResumableUpload
 from app.deps import SettingsDep
@@ -70,6 +72,33 @@ class TusRoute(APIRoute):
 router = APIRouter(prefix="/api/uploads", tags=["resumable uploads"], route_class=TusRoute)
 
 
+def header(name: str, description: str) -> dict[str, Any]:
+    """A tus request header for the OpenAPI description (checked by the route, not FastAPI:
+    a missing or wrong one gets tus's own answer, such as 412)."""
+    schema = {"type": "string"}
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def tus_docs(*statuses: int, headers: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    """`responses` and `openapi_extra` for a tus operation: the problems it may answer
+    (tus's 460 included) and the Tus-Resumable header with the operation's own."""
+    responses = documented(*(s for s in statuses if s not in PHRASES))
+    for status in statuses:
+        if status in PHRASES:
+            responses[status] = {**responses[400], "description": PHRASES[status]}
+    version = header("Tus-Resumable", "`1.0.0`: the protocol version (412 for anything else).")
+    return {"responses": responses, "openapi_extra": {"parameters": [version, *headers]}}
+
+
+CHECKSUM = header("Upload-Checksum", "`sha256 <base64 digest>` (or `sha1`) of this body.")
+
+
 def uploads_of(request: Request) -> ResumableUploads:
     uploads: ResumableUploads = request.app.state.resumable
     return uploads
@@ -119,6 +148,25 @@ def discover(settings: SettingsDep) -> Response:
 @router.post(
     "",
     status_code=201,
+    **tus_docs(
+        400,
+        401,
+        403,
+        412,
+        413,
+        415,
+        422,
+        429,
+        460,
+        501,
+        507,
+        headers=(
+            header("Upload-Length", "The file's size in bytes (413 past `Tus-Max-Size`)."),
+            header("Upload-Defer-Length", "`1`: the length comes with a later PATCH."),
+            header("Upload-Metadata", "`key base64,…`: filename, title, description, language."),
+            CHECKSUM,
+        ),
+    ),  # fmt: skip
     summary="Start a resumable upload (tus creation, creation-with-upload)",
     description="`Upload-Length` (or `Upload-Defer-Length: 1`) and `Upload-Metadata` "
     "(`filename`, `title`, `description`, `language`, each base64). A body of type "
@@ -146,7 +194,7 @@ async def create_upload(request: Request, settings: SettingsDep) -> Response:
     return Response(status_code=201, headers=headers)
 
 
-@router.head("/{upload_id}", summary="How far an upload got")
+@router.head("/{upload_id}", summary="How far an upload got", **tus_docs(404, 410, 412, 501))
 async def upload_state(upload_id: str, request: Request, settings: SettingsDep) -> Response:
     tus.check_version(request)
     upload = await uploads_of(request).settled(upload_id)
@@ -156,6 +204,28 @@ async def upload_state(upload_id: str, request: Request, settings: SettingsDep) 
 @router.patch(
     "/{upload_id}",
     status_code=204,
+    **tus_docs(
+        400,
+        401,
+        403,
+        404,
+        408,
+        409,
+        410,
+        412,
+        413,
+        415,
+        422,
+        423,
+        460,
+        501,
+        507,
+        headers=(
+            header("Upload-Offset", "Where these bytes go: the offset HEAD gives (409 if not)."),
+            header("Upload-Length", "The file's size, when the upload was made without one."),
+            CHECKSUM,
+        ),
+    ),  # fmt: skip
     summary="Send more bytes of an upload",
     description="At `Upload-Offset` (409 unless it is where the upload stands), optionally "
     "with `Upload-Checksum: sha256 <base64>` (460 when it does not match, nothing kept). The "
@@ -177,7 +247,12 @@ async def append_upload(upload_id: str, request: Request, settings: SettingsDep)
     return Response(status_code=204, headers=state_headers(request, settings, upload))
 
 
-@router.delete("/{upload_id}", status_code=204, summary="Abandon an upload (tus termination)")
+@router.delete(
+    "/{upload_id}",
+    status_code=204,
+    summary="Abandon an upload (tus termination)",
+    **tus_docs(401, 403, 404, 412, 423, 501),
+)
 async def terminate_upload(upload_id: str, request: Request, settings: SettingsDep) -> Response:
     tus.check_version(request)
     check_writer(request, settings)
