@@ -17,7 +17,7 @@ import pytest
 from app.speech.align import NoSpeech, align_script
 from app.speech.audio import AudioError, Pcm, decode_audio
 from app.speech.models import ModelError, built_in_english, find_model, find_recogniser, sha256
-from app.speech.recognize import recognise
+from app.speech.recognize import recognise, windows
 from app.speech.script import MAX_SCRIPT_BYTES, ScriptError, decode_script, tokenize
 from app.speech.tracks import aligned_track, automatic_track, automatic_track_isolated
 from tests.conftest import wait_processed
@@ -486,3 +486,18 @@ def test_post_automatic_captions_adds_a_recognised_track(
     assert "Automatic captions may contain errors" in vtt
     assert word_error_rate(NEWS, caption_text(vtt)) <= 0.15
     assert client.post("/api/media/nosuchclip1/captions/automatic").status_code == 404
+
+
+def test_recognition_windows_cut_where_it_is_quiet(news: Spoken, tmp_path: Path) -> None:
+    import numpy
+
+    pcm = pcm_of(news.path, tmp_path)
+    cuts = windows(pcm, size=6.0, search=3.0)  # each search reaches a pause between sentences
+    assert cuts[0][0] == 0 and cuts[-1][1] == pcm.duration and len(cuts) == 3
+    assert all(a[1] == b[0] for a, b in zip(cuts, cuts[1:], strict=False))
+    assert all(end - start <= 6.0 for start, end in cuts)
+    assert cuts[0][1] < news.starts[news.words.index("Spending")] < cuts[1][0] + 0.5
+    loud = numpy.frombuffer(pcm.read(), dtype=numpy.int16).astype(float).std()
+    for _, cut in cuts[:-1]:
+        around = numpy.frombuffer(pcm.read(cut - 0.05, cut + 0.05), dtype=numpy.int16)
+        assert around.astype(float).std() < 0.1 * loud, cut

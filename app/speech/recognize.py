@@ -8,15 +8,16 @@ aligner. Segments Whisper itself judges to be no speech are dropped (it invents 
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from app.speech.audio import Pcm
+from app.speech.audio import RATE, Pcm
 from app.speech.models import Recogniser
 from app.speech.script import CLAUSE_END, SENTENCE_END
 from app.speech.words import TimedWord
 
 THREADS = 2
+WINDOW = 60.0  # seconds of audio recognised at a time: bounded memory
 NO_SPEECH = 0.6  # Whisper's no_speech_prob above which, with a low log-probability, a
 LOW_LOGPROB = -1.0  # segment is taken for silence or music and dropped
 
@@ -37,13 +38,40 @@ def recognise(pcm: Pcm, recogniser: Recogniser) -> Recognised:
         str(recogniser.directory), device="cpu", compute_type="int8", cpu_threads=THREADS,
         num_workers=1, local_files_only=True,
     )  # fmt: skip
-    audio = numpy.frombuffer(pcm.read(), dtype=numpy.int16).astype(numpy.float32) / 32768
-    segments, _ = model.transcribe(
-        audio, language=recogniser.language, word_timestamps=True, beam_size=5,
-        condition_on_previous_text=False,
-    )  # fmt: skip
-    words = [word for segment in segments if _speech(segment) for word in _words(segment)]
+    words: list[TimedWord] = []
+    for start, end in windows(pcm):
+        audio = numpy.frombuffer(pcm.read(start, end), dtype=numpy.int16)
+        segments, _ = model.transcribe(
+            audio.astype(numpy.float32) / 32768, language=recogniser.language,
+            word_timestamps=True, beam_size=5, condition_on_previous_text=False,
+        )  # fmt: skip
+        for segment in segments:
+            if _speech(segment):
+                words += [_shifted(word, start) for word in _words(segment)]
     return Recognised(words, recogniser.origin)
+
+
+def windows(pcm: Pcm, size: float = WINDOW, search: float = 5.0) -> list[tuple[float, float]]:
+    """(start, end) seconds of consecutive slices of about `size` seconds, each cut at the
+    quietest tenth of a second in its last `search` seconds, so a cut rarely splits a word
+    (and the whole clip's spectrogram, hundreds of MB for 10 minutes, is never made at once)."""
+    import numpy
+
+    found, start = [], 0.0
+    while pcm.duration - start > size:
+        look = start + size - search
+        samples = numpy.frombuffer(pcm.read(look, start + size), dtype=numpy.int16)
+        tenth = RATE // 10
+        frames = samples[: len(samples) // tenth * tenth].astype(numpy.float32).reshape(-1, tenth)
+        quietest = int(numpy.argmin((frames**2).mean(axis=1)))
+        cut = look + (quietest + 0.5) / 10
+        found.append((start, cut))
+        start = cut
+    return [*found, (start, pcm.duration)]
+
+
+def _shifted(word: TimedWord, by: float) -> TimedWord:
+    return replace(word, start=word.start + by, end=word.end + by)
 
 
 def _speech(segment: Any) -> bool:
