@@ -5,15 +5,19 @@ sentence cut in the edit), and finds nothing past ~8 s with default beams. So, i
 
 1. recognise the audio with a small language model built from the script itself;
 2. keep runs of recognised words that match the script in order: anchors;
-3. force-align each gap between anchors to the audio between them (wide beams);
-4. force-align each sentence again within its anchors, for exact word boundaries.
+3. force-align each gap between anchors, with the anchored word either side, in the audio
+   between them (wide beams); failing that, its sentences one by one from either end;
+4. force-align each sentence again within its neighbours, for exact word boundaries.
 
 Words that cannot be placed (unspoken, or lost in noise) get times interpolated between their
-neighbours and `placed=False`. A script of which almost nothing is heard is refused.
+neighbours and `placed=False`. A script whose words are a small part of the recognised speech
+is refused (NoSpeech). pocketsphinx 5.1.1's traps, found the hard way: its lattice pass
+(`bestpath`) drops the end of forced alignments, and digital silence (exact zeros) throws its
+features off unless dithered; loading a language model against all of CMUdict takes 20-30 s,
+so each script gets a dictionary of its own words.
 """
 
 import difflib
-import logging
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -27,8 +31,6 @@ from app.speech.models import SpeechModel
 from app.speech.pronounce import espeak_phones
 from app.speech.script import Token, tokenize
 from app.speech.words import TimedWord
-
-log = logging.getLogger("amps")
 
 WIDE_BEAMS = {"beam": 1e-120, "pbeam": 1e-120, "wbeam": 1e-100}
 RECOGNITION_WINDOW = 30.0  # seconds of audio recognised at a time: bounded memory
