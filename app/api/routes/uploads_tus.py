@@ -17,13 +17,14 @@ from app.api import tus
 from app.api.auth import check_writer
 from app.api.limits import check_upload_rate
 from app.api.problems import documented
-from app.api.resumable import ResumableUploads, expires_of
+from app.api.resumable import NOT_HERE, ResumableUploads, expires_of
 from app.api.tus import PHRASES
 from app.api.urls import base_url
 from app.catalog.models import ResumableUpload
 from app.deps import SettingsDep
 from app.errors import Problem
 from app.library import check_fields
+from app.storage.base import ID_PATTERN as VALID_ID
 
 CURL_SESSION = """
 Any tus 1.0.0 client works (tus-js-client, tuspy, Uppy). By hand, with `curl`:
@@ -173,9 +174,9 @@ def discover(settings: SettingsDep) -> Response:
     "`application/offset+octet-stream` is the first bytes.\n" + CURL_SESSION,
 )
 async def create_upload(request: Request, settings: SettingsDep) -> Response:
-    tus.check_version(request)
     await check_upload_rate(request)
-    check_writer(request, settings)
+    check_writer(request, settings)  # the write rule first, as for every write
+    tus.check_version(request)
     length = tus.upload_length(request, settings.max_upload_bytes)
     metadata = request.headers.get("upload-metadata", "")
     check_fields(tus.parse_metadata(metadata))  # refuse a bad title now, not at the last byte
@@ -196,6 +197,7 @@ async def create_upload(request: Request, settings: SettingsDep) -> Response:
 
 @router.head("/{upload_id}", summary="How far an upload got", **tus_docs(404, 410, 412, 501))
 async def upload_state(upload_id: str, request: Request, settings: SettingsDep) -> Response:
+    known_shape(upload_id)
     tus.check_version(request)
     upload = await uploads_of(request).settled(upload_id)
     return Response(status_code=200, headers=state_headers(request, settings, upload))
@@ -232,8 +234,9 @@ async def upload_state(upload_id: str, request: Request, settings: SettingsDep) 
     "last byte makes the clip: `Location` is then its API URL and `Amps-Media-Id` its id.",
 )
 async def append_upload(upload_id: str, request: Request, settings: SettingsDep) -> Response:
+    check_writer(request, settings)  # the write rule first, as for every write
+    known_shape(upload_id)
     tus.check_version(request)
-    check_writer(request, settings)
     if not body_of(request):
         raise Problem(415, f"Send the upload's bytes as `Content-Type: {tus.BODY_TYPE}`.")
     offset = tus.number(request, "Upload-Offset")
@@ -254,10 +257,17 @@ async def append_upload(upload_id: str, request: Request, settings: SettingsDep)
     **tus_docs(401, 403, 404, 412, 423, 501),
 )
 async def terminate_upload(upload_id: str, request: Request, settings: SettingsDep) -> Response:
+    check_writer(request, settings)  # the write rule first, as for every write
+    known_shape(upload_id)
     tus.check_version(request)
-    check_writer(request, settings)
     await anyio.to_thread.run_sync(uploads_of(request).terminate, upload_id)
     return Response(status_code=204, headers=tus.base_headers())
+
+
+def known_shape(upload_id: str) -> None:
+    """404 for an id that cannot be one of ours, before anything else is asked of it."""
+    if not VALID_ID.fullmatch(upload_id):
+        raise Problem(404, NOT_HERE)
 
 
 def _checksum(request: Request) -> tus.Checksum | None:
