@@ -333,6 +333,19 @@ def test_s3_termination_leaves_nothing(
     assert first.head(url, headers=TUS).status_code == 404
 
 
+def test_s3_expiry_leaves_nothing(s3_settings: Settings) -> None:
+    settings = s3_settings.model_copy(update={"upload_expiry": 1})
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
+        url = create(client, 20 * 1024 * 1024)
+        assert patch(client, url, 0, b"x" * (9 * 1024 * 1024)).status_code == 204
+        assert s3_leftovers(client.app) != []  # a part and a tail
+        deadline = time.monotonic() + 15
+        while s3_leftovers(client.app) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert s3_leftovers(client.app) == []
+        assert client.head(url, headers=TUS).status_code == 410
+
+
 def test_s3_refused_file_leaves_nothing(replicas: tuple[TestClient, TestClient]) -> None:
     first, _ = replicas
     text = b"This is not a video at all.\n" * 400_000  # past one part

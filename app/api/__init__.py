@@ -1,6 +1,7 @@
 """The JSON API under /api: thin routes over `app.library`, the public schemas and URLs of a
 record, RFC 9457 problem responses, the write rule (token or loopback, no cross-site),
-upload limits and rate, keyset paging, and the streaming multipart receiver.
+upload limits and rate, keyset paging, the streaming multipart receiver, and resumable uploads
+over tus 1.0.0 (`tus`: the protocol's headers; `resumable`: offsets, locks, expiry).
 
 Imports `app.deps`, `app.library` and the packages below; never `app.web`.
 """
