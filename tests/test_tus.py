@@ -366,3 +366,29 @@ def test_tus_js_client_is_served_on_the_upload_page_only(client: TestClient) -> 
     bundle = root / "node_modules" / "tus-js-client" / "dist" / "tus.min.js"
     if bundle.exists():  # after `make install`
         assert (root / "static" / "vendor" / "tus.min.js").read_bytes() == bundle.read_bytes()
+
+
+def test_s3_upload_past_the_shared_quota_is_507(s3_settings: Settings) -> None:
+    from tests import pg
+
+    pg.require_server()
+    with pg.fresh_schema() as schema:
+        settings = s3_settings.model_copy(
+            update={"database_url": pg.url(schema), "storage_quota_bytes": 4 * 1024 * 1024}
+        )
+        with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
+            url = create(client, 9 * 1024 * 1024)
+            response = patch(client, url, 0, b"x" * (9 * 1024 * 1024))
+            assert response.status_code == 507
+            assert int(client.head(url, headers=TUS).headers["Upload-Offset"]) <= 4 * 1024 * 1024
+
+
+def test_upload_past_the_storage_quota_is_507(tmp_path: Path) -> None:
+    settings = Settings(media_dir=tmp_path / "media", storage_quota_bytes=1024 * 1024)
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
+        url = create(client, 3 * 1024 * 1024)
+        response = patch(client, url, 0, b"x" * (3 * 1024 * 1024))
+        assert response.status_code == 507
+        kept = int(client.head(url, headers=TUS).headers["Upload-Offset"])
+        assert kept <= 1024 * 1024
+        assert partial_files(settings)[0].stat().st_size == kept

@@ -629,6 +629,9 @@ class AppendObject:
     ) -> None:
         self.storage = storage
         self.target = target  # the multipart upload: Bucket, Key, UploadId
+        # The shared quota, claimed as bytes arrive (a reservation lapses after its TTL: the
+        # clip's record counts once it is whole).
+        self.quota = storage.quota.account() if storage.quota is not None else None
         self.start = offset
         self.size = 0
         self._part_start = offset - len(tail)
@@ -640,6 +643,8 @@ class AppendObject:
         return self.start + self.size
 
     def write(self, data: bytes) -> None:
+        if self.quota is not None:
+            self.quota.claim(len(data))
         self._buffer += data
         self.size += len(data)
         while len(self._buffer) >= PART_SIZE:
