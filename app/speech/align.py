@@ -35,6 +35,7 @@ from app.speech.words import TimedWord
 WIDE_BEAMS = {"beam": 1e-120, "pbeam": 1e-120, "wbeam": 1e-100}
 RECOGNITION_WINDOW = 30.0  # seconds of audio recognised at a time: bounded memory
 MIN_ANCHOR_RUN = 2  # matching words in a row before a run is trusted
+MIN_ANCHOR_LETTERS = 7  # ... and their letters
 MIN_ANCHORED = 3  # script words recognised before there is speech to align
 MIN_MATCHED = 0.6  # share of the recognised speech's time that must be the script's (see run)
 SECONDS_PER_PHONE = 0.035  # a gap shorter than this per phone cannot hold its words
@@ -162,9 +163,15 @@ class _Aligner:
         spans: list[Span | None] = [None] * len(self.tokens)
         matcher = difflib.SequenceMatcher(None, self.keys, [w for w, _ in heard], autojunk=False)
         for block in matcher.get_matching_blocks():
-            if block.size >= MIN_ANCHOR_RUN:
-                for n in range(block.size):
-                    spans[block.a + n] = heard[block.b + n][1]
+            run = self.keys[block.a : block.a + block.size]
+            # "to the" matches somewhere in any story: a short run of short words is no anchor.
+            if block.size < MIN_ANCHOR_RUN or sum(map(len, run)) < MIN_ANCHOR_LETTERS:
+                continue
+            # A run's first and last words are where the recogniser's times go wrong (it may
+            # hear "to" in "changes to"): past two words, only the inner ones are anchors.
+            edge = 1 if block.size > MIN_ANCHOR_RUN else 0
+            for n in range(edge, block.size - edge):
+                spans[block.a + n] = heard[block.b + n][1]
         return spans
 
     def _recognise(self, decoder: Decoder) -> Iterator[tuple[str, Span]]:
@@ -192,6 +199,10 @@ class _Aligner:
         unspoken sentence in a gap stops the whole gap from aligning, not its neighbours)."""
         if first >= last or self._place(decoder, spans, first, last):
             return
+        if self._anchor_heard(spans, first, last):  # split the gap where words were heard
+            for start, end in list(_runs(spans[first:last], missing=True)):
+                self._fill_gap(decoder, spans, first + start, first + end)
+            return
         pieces = list(_sentences(self.tokens, first, last))
         if len(pieces) < 2:
             return
@@ -204,6 +215,21 @@ class _Aligner:
                 return
         if len(pieces) > 2:
             self._fill_gap(decoder, spans, pieces[1][0], pieces[-1][0])
+
+    def _anchor_heard(self, spans: list[Span | None], first: int, last: int) -> bool:
+        """Anchor single words of tokens[first:last] the recogniser heard in their window
+        (words of 4 letters or more: "the" is heard everywhere); True if it found any."""
+        start, end = _window(spans, first, last, self.pcm.duration)
+        heard = [(w, at) for w, at in self.heard if start <= at[0] and at[1] <= end]
+        keys = self.keys[first:last]
+        matcher = difflib.SequenceMatcher(None, keys, [w for w, _ in heard], autojunk=False)
+        found = False
+        for block in matcher.get_matching_blocks():
+            for n in range(block.size):
+                if len(keys[block.a + n]) >= 4:
+                    spans[first + block.a + n] = heard[block.b + n][1]
+                    found = True
+        return found
 
     def _place(self, decoder: Decoder, spans: list[Span | None], first: int, last: int) -> bool:
         """Force-align tokens[first:last] with the placed word either side of them, in the
