@@ -2,19 +2,21 @@
 mid-body at random offsets, two writers at once, and the server SIGKILLed mid-upload."""
 
 import contextlib
+import os
 import random
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2 as httpx
 from tusclient.client import TusClient
 
 from tests.conftest import wait_processed
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, free_port
 
 TUS = {"Tus-Resumable": "1.0.0"}
 CHUNK = 256 * 1024
@@ -203,3 +205,67 @@ def test_a_long_patch_records_its_offset_as_it_goes(server: Server) -> None:
     on_disk = next((server.media_dir / ".tmp" / "resumable").glob("*.part")).stat().st_size
     server.start()
     assert 32 * mib <= offset_of(url) <= on_disk
+
+
+def test_s3_server_killed_after_sending_a_part_resumes(
+    tmp_path: Path, seaweedfs: Any, media_files: dict[str, Path]
+) -> None:
+    """On S3 storage: 6 MiB wait as a tail; a PATCH sends part 1 (8 MiB) and dies with the
+    server before recording it. After a restart the upload goes on from 6 MiB, sends part 1
+    again under the same number, and the clip is the file, byte for byte."""
+    from tests.conftest import s3_environment
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMPS_")}
+    env |= s3_environment(seaweedfs) | {"AMPS_RUN_JOBS": "false"}
+    server = Server(media_dir=tmp_path / "media", port=free_port(), env=env)
+    server.start()
+    try:
+        path = media_files["video.avi"]  # ~9 MiB
+        data = path.read_bytes()
+        mib = 1024 * 1024
+        with path.open("rb") as stream:
+            uploader = TusClient(f"{server.url}/api/uploads").uploader(
+                file_stream=stream, chunk_size=3 * mib, metadata={"filename": "s3.avi"}
+            )
+            uploader.upload(stop_at=6 * mib)
+        url = uploader.url
+        assert offset_of(url) == 6 * mib
+        sent, hold = threading.Event(), threading.Event()
+        headers = {
+            **TUS,
+            "Upload-Offset": str(6 * mib),
+            "Content-Type": "application/offset+octet-stream",
+        }
+
+        def body() -> Iterator[bytes]:
+            yield data[6 * mib : 8 * mib + 500_000]  # past part 1's end: part 1 is sent
+            sent.set()
+            hold.wait(30)
+            yield data[8 * mib + 500_000 :]
+
+        def doomed() -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.patch(url, content=body(), headers=headers, timeout=60)
+
+        writer = threading.Thread(target=doomed)
+        writer.start()
+        assert sent.wait(30)
+        time.sleep(1.5)  # part 1 reaches the store
+        server.kill()
+        hold.set()
+        writer.join(30)
+        # The dead request did send part 1 (so the resumed one must send it again).
+        from tests.seaweed import BUCKET
+
+        key = env["AMPS_STORAGE_URL"].removeprefix(f"s3://{BUCKET}/")
+        key += "/.resumable/" + url.rsplit("/", 1)[-1]
+        client = seaweedfs.client()
+        (multipart,) = client.list_multipart_uploads(Bucket=BUCKET, Prefix=key)["Uploads"]
+        parts = client.list_parts(Bucket=BUCKET, Key=key, UploadId=multipart["UploadId"])
+        assert [part["PartNumber"] for part in parts.get("Parts", [])] == [1]
+        server.start()
+        assert offset_of(url) == 6 * mib
+        media_id = finish_with_tuspy(server, path, url)
+        assert httpx.get(f"{server.url}/media/{media_id}/stream").content == data
+    finally:
+        server.stop()
