@@ -51,6 +51,8 @@ async def read_script(request: Request, read_timeout: float) -> str:
 @router.put(
     "/script",
     status_code=202,
+    response_class=Response,
+    response_description="Queued: the captions track appears when the job is done.",
     responses=documented(*WRITE_PROBLEMS, 415),
     openapi_extra={"requestBody": SCRIPT_BODY},
     summary="Set the clip's script, to be aligned into captions",
@@ -72,6 +74,8 @@ async def put_script(
 @router.post(
     "/captions/automatic",
     status_code=202,
+    response_class=Response,
+    response_description="Queued: the captions track appears when the job is done.",
     responses=documented(*WRITE_PROBLEMS),
     summary="Recognise the clip's speech into captions",
 )
