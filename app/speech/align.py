@@ -43,6 +43,7 @@ MARGIN = 0.15  # seconds of context around a sentence aligned again
 CONTEXT = 0.05  # seconds before and after the neighbours a gap is aligned with
 MIN_UNPLACED = 0.12  # seconds an unplaced word must have had to count as said
 NOT_SPEECH = {"<s>", "</s>", "<sil>"}
+SENTENCE_PAUSE = 0.15  # seconds of silence between a sentence's first and second words
 
 
 class NoSpeech(Exception):
@@ -74,6 +75,7 @@ def align_script(pcm: Pcm, script: str, model: SpeechModel) -> Alignment:
         aligner = _Aligner(pcm, tokens, model, Path(scratch))
         spans = aligner.run()
     times, placed = _interpolate(spans, pcm.duration)
+    _after_pauses(tokens, times, placed)
     words = [
         TimedWord(token.text, start, end, token.sentence_end, token.clause_end, found)
         for token, (start, end), found in zip(tokens, times, placed, strict=True)
@@ -286,6 +288,22 @@ class _Aligner:
             if seg.word.split("(")[0] not in NOT_SPEECH and not seg.word.startswith("[")
         ]
         return found if len(found) == len(keys) else None
+
+
+def _after_pauses(tokens: Sequence[Token], times: list[Span], placed: Sequence[bool]) -> None:
+    """A sentence's first word placed before the pause that ends the sentence before it (a
+    short "A" is easily aligned there) moves to just before the word after the pause."""
+    for index in range(1, len(tokens) - 1):
+        start, end = times[index]
+        after = times[index + 1][0]
+        if (
+            tokens[index - 1].sentence_end
+            and not tokens[index].sentence_end
+            and placed[index] and placed[index + 1]
+            and after - end >= SENTENCE_PAUSE
+            and end - start < after - end
+        ):  # fmt: skip
+            times[index] = (after - (end - start), after)
 
 
 def _runs(spans: Sequence[Span | None], missing: bool) -> Iterator[tuple[int, int]]:
