@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from app.media.probe import child_dies_with_parent
 from app.speech.align import Alignment, NoSpeech, align_script
 from app.speech.audio import AudioError, decode_audio
 from app.speech.cues import make_cues, to_webvtt
@@ -147,9 +148,11 @@ def _isolated(
             "models": {k: str(v) for k, v in models.items()}, "timeout": timeout,
         }
     )  # fmt: skip
+    # Killed with the server or worker too (this thread waits for it until it is reaped).
     child = subprocess.Popen(
         [sys.executable, "-m", "app.speech.tracks"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=child_dies_with_parent(),
     )  # fmt: skip
     with contextlib.suppress(ProcessLookupError):
         # Soft limit only: ffmpeg, its child, must still be given run_tool's own limits.
