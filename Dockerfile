@@ -9,11 +9,11 @@ ARG BASE=python:3.11-slim-bookworm
 FROM ${BASE} AS build
 WORKDIR /src
 RUN python3 -m venv /opt/build
-COPY pyproject.toml ./
+COPY pyproject.toml constraints.txt ./
 # pip's cache survives between builds (not in the image).
 RUN --mount=type=cache,target=/root/.cache/pip \
     mkdir app && touch app/__init__.py README.md \
-    && /opt/build/bin/pip wheel --wheel-dir /wheels . \
+    && /opt/build/bin/pip wheel --constraint constraints.txt --wheel-dir /wheels . \
     && rm -rf /wheels/amps-*.whl app README.md build ./*.egg-info
 COPY README.md ./
 COPY app ./app
