@@ -319,6 +319,11 @@ class Library:
             # The record says `processing`: the next start of a server or worker queues it.
             log.exception("could not queue %s of %s", task, media_id)
 
+    def _queue_captions(self, task: str, media_id: str) -> None:
+        """Queue an align/automatic job; the clip's record says its captions are pending."""
+        self.catalog.record_processing(media_id, captions_state="pending", captions_reason=None)
+        self._queue(task, media_id)
+
     @staticmethod
     def _record(
         result: ProbeResult,
@@ -373,14 +378,14 @@ class Library:
             self.storage.put_bytes(key, script.encode("utf-8"), "text/plain; charset=utf-8")
         except StorageFull as exc:
             raise Problem(507, STORAGE_FULL) from exc
-        self._queue("align", media_id)
+        self._queue_captions("align", media_id)
         return True
 
     def recognise_speech(self, media_id: str) -> bool:
         """Queue automatic captions of the clip's speech; False when there is no such clip."""
         if self.catalog.get(media_id) is None:
             return False
-        self._queue("automatic", media_id)
+        self._queue_captions("automatic", media_id)
         return True
 
     def delete(self, media_id: str) -> bool:

@@ -501,3 +501,106 @@ def test_recognition_windows_cut_where_it_is_quiet(news: Spoken, tmp_path: Path)
     for _, cut in cuts[:-1]:
         around = numpy.frombuffer(pcm.read(cut - 0.05, cut + 0.05), dtype=numpy.int16)
         assert around.astype(float).std() < 0.1 * loud, cut
+
+
+# Honest labels: each track's origin and reviewed flag, the clip's captions state.
+
+
+def captions_settled(client: "TestClient", media_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The clip's record once no captions job is pending (or `timeout` has passed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        record: dict[str, Any] = client.get(f"/api/media/{media_id}").json()
+        if record["captions"]["state"] != "pending" or time.monotonic() > deadline:
+            return record
+        time.sleep(0.2)
+
+
+def test_uploaded_track_is_reviewed_and_the_clip_has_captions(client: "TestClient") -> None:
+    from tests.test_tracks import VTT, add_clip, add_track
+
+    clip = add_clip(client.app)  # type: ignore[arg-type]
+    record = client.get(f"/api/media/{clip['id']}").json()
+    assert record["captions"] == {"state": "none", "reason": "This clip has no captions track."}
+    answer = add_track(client, clip["id"], VTT)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["origin"] == "uploaded" and answer.json()["reviewed"] is True
+    record = client.get(f"/api/media/{clip['id']}").json()
+    (track,) = record["tracks"]
+    assert track["origin"] == "uploaded" and track["reviewed"] is True
+    assert record["captions"] == {"state": "done", "reason": None}
+
+
+def test_aligned_track_is_machine_made_and_pending_until_done(
+    client: "TestClient", spoken_clip: dict[str, Any]
+) -> None:
+    assert spoken_clip["captions"]["state"] == "none"
+    assert put_script(client, spoken_clip["id"], NEWS.encode()).status_code == 202
+    # The job needs seconds (a child process, pocketsphinx): the record says so meanwhile.
+    assert client.get(f"/api/media/{spoken_clip['id']}").json()["captions"]["state"] == "pending"
+    record = captions_settled(client, spoken_clip["id"])
+    assert record["captions"] == {"state": "done", "reason": None}
+    (track,) = record["tracks"]
+    assert track["label"] == "English (aligned)"
+    assert track["origin"] == "aligned" and track["reviewed"] is False
+    # The watch page: the menu and the transcript say the captions are machine-made.
+    page = client.get(f"/media/{spoken_clip['id']}").text
+    note = "Automatic captions may contain errors.</p>"
+    assert f'<p class="amps-menu-note" id="amps-captions-machine">{note}' in page
+    assert f'<p class="amps-transcript-note">{note}' in page
+    assert 'aria-describedby="amps-captions-machine"' in page
+
+
+def upload_tone(client: "TestClient", tmp_path: Path, language: str) -> str:
+    """A 6-second 440 Hz tone uploaded as an M4A clip in `language`, processed: its id."""
+    tone = tmp_path / "tone.m4a"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=6", "-c:a", "aac", str(tone))
+    with tone.open("rb") as file:
+        answer = client.post(
+            "/api/media",
+            files={"file": ("tone.m4a", file, "audio/mp4")},
+            data={"language": language},
+        )
+    assert answer.status_code == 201, answer.text
+    media_id: str = wait_processed(client, answer.json()["id"])["id"]
+    return media_id
+
+
+def test_a_tone_gets_no_captions_and_says_why(client: "TestClient", tmp_path: Path) -> None:
+    media_id = upload_tone(client, tmp_path, "en")
+    assert put_script(client, media_id, NEWS.encode()).status_code == 202
+    record = captions_settled(client, media_id)
+    assert record["tracks"] == [] and record["status"] == "ready"
+    assert record["captions"]["state"] == "none"
+    assert "No speech" in record["captions"]["reason"]
+
+
+def test_no_model_for_the_clips_language_is_the_reason(
+    client: "TestClient", tmp_path: Path
+) -> None:
+    media_id = upload_tone(client, tmp_path, "uk")
+    answer = client.post(f"/api/media/{media_id}/captions/automatic")
+    assert answer.status_code == 202, answer.text
+    record = captions_settled(client, media_id)
+    assert record["captions"]["state"] == "none" and record["tracks"] == []
+    assert "No speech recognition model is installed" in record["captions"]["reason"]
+    assert "(uk)" in record["captions"]["reason"]
+
+
+def test_an_uploaded_track_is_the_default_over_a_machine_made_one(
+    client: "TestClient", spoken_clip: dict[str, Any]
+) -> None:
+    from tests.test_tracks import VTT, add_track
+
+    assert put_script(client, spoken_clip["id"], NEWS.encode()).status_code == 202
+    assert captions_settled(client, spoken_clip["id"])["captions"]["state"] == "done"
+    uploaded = add_track(client, spoken_clip["id"], VTT, label="English").json()
+    page = client.get(f"/media/{spoken_clip['id']}?captions=en").text
+    assert f'data-id="{uploaded["id"]}" kind="captions"' in page
+    default = re.search(r'<track data-id="(\w+)"[^>]* default>', page)
+    assert default and default.group(1) == uploaded["id"]
+    # The uploaded track comes first in the menu, and the transcript is its text.
+    menu = re.findall(r'name="amps-caption-track" value="(\w+)"', page)
+    assert menu[0] == uploaded["id"] and len(menu) == 2
+    assert "Hello there." in page
+    assert 'id="amps-captions-machine"' in page and "amps-transcript-note" not in page

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 Kind = Literal["audio", "video"]
 Status = Literal["processing", "ready", "failed"]
 TrackKind = Literal["captions", "subtitles", "descriptions", "chapters"]
+TrackOrigin = Literal["uploaded", "aligned", "automatic", "edited"]
+CaptionsState = Literal["pending", "done", "none"]
 
 
 class MediaUrls(BaseModel):
@@ -30,6 +32,23 @@ class TrackPublic(BaseModel):
     srclang: str
     label: str
     url: str
+    origin: TrackOrigin = Field(
+        description="Who made it: `uploaded` by a person, `aligned` (the clip's script timed to "
+        "its speech), `automatic` (speech recognition), or `edited` after that."
+    )
+    reviewed: bool = Field(description="Whether a person checked the text (machine-made: no).")
+
+
+class CaptionsStatus(BaseModel):
+    state: CaptionsState = Field(
+        description="`pending` while an align or automatic captions job is queued or running, "
+        "`done` when the clip has a captions track, `none` otherwise."
+    )
+    reason: str | None = Field(
+        None,
+        description="Why there are no captions, in a sentence (when `state` is `none`).",
+        examples=["No speech recognition model is installed for this clip's language (uk)."],
+    )
 
 
 class MediaPublic(BaseModel):
@@ -58,6 +77,7 @@ class MediaPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     tracks: list[TrackPublic]
+    captions: CaptionsStatus
     urls: MediaUrls
 
 

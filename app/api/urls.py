@@ -4,7 +4,7 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
-from app.api.schemas import MediaPublic, MediaUrls, TrackPublic
+from app.api.schemas import CaptionsStatus, MediaPublic, MediaUrls, TrackPublic
 from app.catalog.models import Media
 from app.media.durations import format_duration
 
@@ -49,6 +49,19 @@ def track_url(base: str, media_id: str, track_id: str) -> str:
     return f"{base}/media/{media_id}/tracks/{track_id}.vtt"
 
 
+NO_CAPTIONS = "This clip has no captions track."
+
+
+def captions_status(media: Media) -> CaptionsStatus:
+    """`pending` while a captions job is queued or running, then `done` when the clip has a
+    captions track, else `none` with the reason the last job gave (or that there is none)."""
+    if media.captions_state == "pending":
+        return CaptionsStatus(state="pending")
+    if any(t.kind == "captions" for t in media.tracks):
+        return CaptionsStatus(state="done")
+    return CaptionsStatus(state="none", reason=media.captions_reason or NO_CAPTIONS)
+
+
 def public_record(media: Media, base: str) -> MediaPublic:
     urls = media_urls(base, media.id, rendition=media.playable_key is not None)
     tracks = [
@@ -58,6 +71,8 @@ def public_record(media: Media, base: str) -> MediaPublic:
             srclang=t.srclang,
             label=t.label,
             url=track_url(base, media.id, t.id),
+            origin=t.origin,
+            reviewed=t.reviewed,
         )
         for t in media.tracks
     ]
@@ -82,5 +97,6 @@ def public_record(media: Media, base: str) -> MediaPublic:
         created_at=media.created_at,
         updated_at=media.updated_at,
         tracks=tracks,
+        captions=captions_status(media),
         urls=urls,
     )

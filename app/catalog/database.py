@@ -55,7 +55,8 @@ EDITABLE_FIELDS = frozenset({"title", "description", "language", "status", "stat
 # What background jobs write: the status, a new probe's findings, the web rendition.
 PROCESSED_FIELDS = frozenset(
     {"status", "status_reason", "kind", "duration", "mime_type", "width", "height", "bitrate",
-     "codecs", "tags", "playable_key", "playable_mime_type", "playable_size", "playable_sha256"}
+     "codecs", "tags", "playable_key", "playable_mime_type", "playable_size", "playable_sha256",
+     "captions_state", "captions_reason"}
 )  # fmt: skip
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -17,11 +18,17 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 MEDIA_KINDS = ("audio", "video")
 STATUSES = ("processing", "ready", "failed")
 TRACK_KINDS = ("captions", "subtitles", "descriptions", "chapters")
+# Who made a track: a person's upload, the script aligned, the speech recognised, or edited.
+TRACK_ORIGINS = ("uploaded", "aligned", "automatic", "edited")
+MACHINE_ORIGINS = ("aligned", "automatic")
+# The clip's machine-made captions: a job queued or running, or none made (with a reason).
+CAPTIONS_STATES = ("pending", "none")
 
 # Named constraints let later migrations alter them, SQLite batch mode included.
 NAMING_CONVENTION = {
@@ -94,6 +101,7 @@ class Media(Base):
         # ties); with title_key in it, a title search scans this index alone, not the table.
         Index("ix_media_created_at_id_title_key", "created_at", "id", "title_key"),
         Index("ix_media_status", "status"),
+        CheckConstraint(_one_of("captions_state", CAPTIONS_STATES), name="captions_state"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -120,6 +128,10 @@ class Media(Base):
     playable_mime_type: Mapped[str | None] = mapped_column(String(255))
     playable_size: Mapped[int | None] = mapped_column(BigInteger)
     playable_sha256: Mapped[str | None] = mapped_column(String(64))
+    # `pending` while an align/automatic job is queued or running; `none` with the reason when
+    # the last one made no captions; NULL when no job ever ran.
+    captions_state: Mapped[str | None] = mapped_column(String(16))
+    captions_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -143,7 +155,10 @@ class Track(Base):
     """A WebVTT text track of a clip: captions, subtitles, descriptions or chapters."""
 
     __tablename__ = "tracks"
-    __table_args__ = (CheckConstraint(_one_of("kind", TRACK_KINDS), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", TRACK_KINDS), name="kind"),
+        CheckConstraint(_one_of("origin", TRACK_ORIGINS), name="origin"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     media_id: Mapped[str] = mapped_column(
@@ -153,6 +168,9 @@ class Track(Base):
     srclang: Mapped[str] = mapped_column(String(35))
     label: Mapped[str] = mapped_column(Text)
     storage_key: Mapped[str] = mapped_column(String(255))
+    origin: Mapped[str] = mapped_column(String(16), default="uploaded", server_default="uploaded")
+    # Whether a person checked the text: uploaded tracks are, machine-made ones are not.
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def __repr__(self) -> str:

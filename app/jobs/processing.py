@@ -39,6 +39,8 @@ SCRIPT_NAME = "script.txt"  # a clip's script for alignment, stored beside its f
 GONE = "The clip's file is not available any more: upload it again."
 DAMAGED = "The stored file is damaged: it no longer matches what was uploaded. Upload it again."
 TOO_SLOW = "Preparing this clip took longer than the time allowed, even after retries."
+NO_CAPTIONS = "No captions could be made from this clip's sound."
+NO_CAPTIONS_TROUBLE = "The server could not make captions for this clip, even after retries."
 UNAVAILABLE = "The server could not prepare this clip (storage, database or ffmpeg trouble)."
 
 
@@ -206,8 +208,8 @@ class Processor:
     def _speech_track(self, media: Media, task: str, final: bool) -> None:
         """Make the clip's captions from its sound: its stored script aligned ("align"), or its
         speech recognised ("automatic"); the track replaces the one the same kind of job made
-        before. Whatever happens the clip stays as it is: no track comes with a logged reason;
-        time limits and storage trouble raise TryAgain until `final`."""
+        before. Whatever happens the clip stays as it is: no track comes with a reason, kept in
+        its `captions_reason`; time limits and storage trouble raise TryAgain until `final`."""
         try:
             source = self.storage.source(media.storage_key)
             language = media.language or "en"
@@ -220,31 +222,44 @@ class Processor:
                 made = automatic_track_isolated(source, language, models, timeout)
             if made.vtt is None:
                 log.info("no %s captions for %s: %s", task, media.id, made.reason)
+                self._captions_state(media, "none", made.reason or NO_CAPTIONS)
                 return
             origin = "aligned" if task == "align" else "automatic"
             self._store_made_track(media, language, made.vtt, origin)
+            self._captions_state(media, None, None)
             log.info("%s captions for %s (%d script words not heard) in %.1f s",
                      origin, media.id, len(made.unplaced), made.seconds)  # fmt: skip
         except (MissingKey, UnknownMedia):
+            self._captions_state(media, None, None)
             return  # the script or the clip was removed meanwhile
         except ModelError as exc:
             log.error("no %s captions for %s: %s", task, media.id, exc)
+            self._captions_state(media, "none", str(exc))
         except (SpeechTimeout, StorageError, SQLAlchemyError, OSError) as exc:
             if not final:
                 raise TryAgain(str(exc)) from exc
             log.warning("no %s captions for %s after retries: %s", task, media.id, exc)
+            self._captions_state(media, "none", NO_CAPTIONS_TROUBLE)
         except Exception:  # a bug must not take the job runner down
             log.exception("%s captions of %s failed", task, media.id)
+            self._captions_state(media, "none", NO_CAPTIONS_TROUBLE)
+
+    def _captions_state(self, media: Media, state: str | None, reason: str | None) -> None:
+        """What the clip's record says of its machine-made captions once the job ended."""
+        try:
+            self.catalog.record_processing(media.id, captions_state=state, captions_reason=reason)
+        except SQLAlchemyError:
+            log.warning("could not record the captions state of %s", media.id)
 
     def _store_made_track(self, media: Media, language: str, vtt: str, origin: str) -> None:
         label = f"{track_label(language)} ({origin})"
-        earlier = [t for t in media.tracks if t.kind == "captions" and t.label == label]
+        earlier = [t for t in media.tracks if t.kind == "captions" and t.origin == origin]
         track_id = secrets.token_hex(8)
         key = media_key(media.id, f"track-{track_id}.vtt")
         self.storage.put_bytes(key, vtt.encode("utf-8"), "text/vtt; charset=utf-8")
         track = Track(
             id=track_id, media_id=media.id, kind="captions", srclang=language, label=label,
-            storage_key=key,
+            storage_key=key, origin=origin, reviewed=False,
         )  # fmt: skip
         try:
             self.catalog.add_track(track)

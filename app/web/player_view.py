@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import cast
 
 from app.api.urls import media_urls, track_url
-from app.catalog.models import Media, Track
+from app.catalog.models import MACHINE_ORIGINS, Media, Track
 from app.media.captions import CaptionError, cue_plain_text, parse_vtt
 from app.media.durations import format_duration, iso_duration
 from app.storage.base import MissingKey, Storage, StorageError
@@ -44,6 +44,7 @@ class TrackView:
     label: str
     url: str
     default: bool
+    machine: bool = False  # aligned or recognised, not checked by a person
 
 
 @dataclass
@@ -56,6 +57,7 @@ class PlayerView:
     tracks: list[TrackView] = field(default_factory=list)
     transcript: list[Line] = field(default_factory=list)
     transcript_lang: str | None = None
+    transcript_machine: bool = False
     chapters: list[Line] = field(default_factory=list)
     start: float = 0.0
     autoplay: bool = False
@@ -93,6 +95,11 @@ class PlayerView:
     def seek_valuetext(self) -> str:
         spoken = self.t.spoken
         return self.t("time_of", elapsed=spoken(self.start), duration=spoken(self.duration))
+
+    @property
+    def machine_captions(self) -> bool:
+        """Whether the captions menu offers a machine-made track."""
+        return any(track.machine for track in self.tracks if track.kind in TEXT_KINDS)
 
     def has_kind(self, kind: str) -> bool:
         return any(track.kind == kind for track in self.tracks)
@@ -140,10 +147,20 @@ def read_lines(storage: Storage, track: Track) -> tuple[Line, ...]:
         return ()
 
 
+def machine_made(track: Track) -> bool:
+    return track.origin in MACHINE_ORIGINS
+
+
+def people_first(tracks: list[Track]) -> list[Track]:
+    """The tracks with uploaded and edited ones before machine-made ones (else in order): a
+    person's track is the default, the captions button's first choice and the transcript."""
+    return sorted(tracks, key=machine_made)
+
+
 def pick_caption_track(
     tracks: list[Track], wanted: str | None, fallback: str | None
 ) -> Track | None:
-    text = [t for t in tracks if t.kind in TEXT_KINDS]
+    text = [t for t in people_first(tracks) if t.kind in TEXT_KINDS]
     for lang in (wanted, fallback):
         for track in text:
             if lang and track.srclang.split("-")[0].lower() == lang.split("-")[0].lower():
@@ -167,12 +184,13 @@ def build_view(
     has_file = storage.exists(media.storage_key)
     state = media.status if media.status != "ready" or has_file else "missing"
     urls = media_urls(base, media.id, rendition=media.playable_key is not None).model_dump()
-    shown = pick_caption_track(list(media.tracks), captions, None) if captions else None
-    transcript_track = shown or pick_caption_track(list(media.tracks), media.language, t.code)
+    ordered = people_first(list(media.tracks))
+    shown = pick_caption_track(ordered, captions, None) if captions else None
+    transcript_track = shown or pick_caption_track(ordered, media.language, t.code)
     tracks = [
         TrackView(tr.id, tr.kind, tr.srclang, tr.label, track_url(base, media.id, tr.id),
-                  default=shown is not None and tr.id == shown.id)
-        for tr in media.tracks
+                  default=shown is not None and tr.id == shown.id, machine=machine_made(tr))
+        for tr in ordered
     ]  # fmt: skip
     chapters = next((tr for tr in media.tracks if tr.kind == "chapters"), None)
     return PlayerView(
@@ -182,6 +200,7 @@ def build_view(
         tracks=tracks,
         transcript=list(read_lines(storage, transcript_track)) if transcript_track else [],
         transcript_lang=transcript_track.srclang if transcript_track else None,
+        transcript_machine=transcript_track is not None and machine_made(transcript_track),
         chapters=list(read_lines(storage, chapters)) if chapters else [],
         start=parse_start(start, media.duration),
         autoplay=autoplay,

@@ -167,7 +167,15 @@ async def add_track(
         raise not_found() from None
     url = track_url(base_url(request, settings.public_url), media.id, track.id)
     record = TrackPublic.model_validate(
-        {"id": track.id, "kind": kind, "srclang": srclang, "label": label, "url": url}
+        {
+            "id": track.id,
+            "kind": kind,
+            "srclang": srclang,
+            "label": label,
+            "url": url,
+            "origin": track.origin,
+            "reviewed": track.reviewed,
+        }
     )
     response.headers["Location"] = record.url
     return record
