@@ -23,6 +23,7 @@ from app.media.posters import poster_name, stored_poster
 from app.media.probe import ProbeError, ProbeResult, probe_file, probe_url
 from app.media.quick_probe import quick_probe
 from app.media.renditions import browsers_play
+from app.speech.script import ScriptError, decode_script
 from app.storage.base import (
     MissingKey,
     Pending,
@@ -47,6 +48,7 @@ MAX_DESCRIPTION = 20_000
 MAX_LANGUAGE = 35  # BCP 47's longest tags, and the catalog column's width
 COPY_CHUNK = 1024 * 1024
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # not \t \n \r
+SCRIPT_NOT_KEPT = "The script sent with the upload could not be stored: send it again."
 STORAGE_FULL = "The server's storage is full, so nothing was kept. Try again later."
 
 
@@ -104,6 +106,16 @@ def checked_language(value: str) -> str | None:
     return language
 
 
+def checked_script(value: str) -> str | None:
+    """An upload's optional script (blank: none); 422 when it is too big or not text."""
+    if not value.strip():
+        return None
+    try:
+        return decode_script(value.encode("utf-8", "surrogatepass"))
+    except ScriptError as exc:
+        raise Problem(422, str(exc), field="script") from exc
+
+
 def _refuse_controls(text: str, name: str) -> None:
     # NUL and other control characters break databases (PostgreSQL refuses NUL) and
     # terminals; unpaired surrogates cannot be stored as UTF-8 at all.
@@ -130,6 +142,7 @@ def check_fields(fields: dict[str, str]) -> dict[str, str | None]:
         "title": checked_title(fields.get("title", "")) or None,
         "description": checked_description(fields.get("description", "")),
         "language": checked_language(fields.get("language", "")),
+        "script": checked_script(fields.get("script", "")),
     }
 
 
@@ -269,7 +282,21 @@ class Library:
             self.storage.delete(media.storage_key)
             raise
         self._queue("process", media.id)
+        script = checked_script(fields.get("script", ""))  # checked by _store: no 422 now
+        if script is not None:
+            self._keep_script(media.id, script)
+            media = self.catalog.get(media.id) or media  # its captions are pending now
         return media
+
+    def _keep_script(self, media_id: str, script: str) -> None:
+        """An uploaded clip's script kept and its alignment queued (after the clip's own
+        job); storage trouble costs the captions, never the clip."""
+        try:
+            self.set_script(media_id, script)
+        except (Problem, StorageError) as exc:
+            log.warning("could not keep the script of %s: %s", media_id, exc)
+            fields = {"captions_state": "none", "captions_reason": SCRIPT_NOT_KEPT}
+            self.catalog.record_processing(media_id, **fields)
 
     def _store(
         self, pending: Pending, filename: str | None, fields: dict[str, str], *, quick: bool

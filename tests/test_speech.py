@@ -604,3 +604,100 @@ def test_an_uploaded_track_is_the_default_over_a_machine_made_one(
     assert menu[0] == uploaded["id"] and len(menu) == 2
     assert "Hello there." in page
     assert 'id="amps-captions-machine"' in page and "amps-transcript-note" not in page
+
+
+# A script sent with the upload: the multipart `script` field, tus's `script` metadata.
+
+
+def upload_spoken(client: "TestClient", news: Spoken, tmp_path: Path, **data: Any) -> "Any":
+    clip = tmp_path / "news.m4a"
+    if not clip.exists():
+        ffmpeg("-i", str(news.path), "-c:a", "aac", "-b:a", "48k", str(clip))
+    with clip.open("rb") as file:
+        return client.post(
+            "/api/media", files={"file": ("news.m4a", file, "audio/mp4")},
+            data={"title": "Council budget", "language": "en", **data},
+        )  # fmt: skip
+
+
+def test_upload_with_a_script_field_is_aligned(
+    client: "TestClient", news: Spoken, tmp_path: Path
+) -> None:
+    answer = upload_spoken(client, news, tmp_path, script=WITH_UNSPOKEN)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["captions"] == {"state": "pending", "reason": None}
+    record = captions_settled(client, answer.json()["id"])
+    assert record["status"] == "ready" and record["captions"]["state"] == "done"
+    (track,) = record["tracks"]
+    assert track["label"] == "English (aligned)" and track["origin"] == "aligned"
+    cues = check_cue_rules(client.get(track["url"]).text)
+    assert cues[0].text.startswith("The city council")
+
+
+def test_a_blank_script_field_is_no_script(
+    client: "TestClient", news: Spoken, tmp_path: Path
+) -> None:
+    answer = upload_spoken(client, news, tmp_path, script=" \n")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["captions"]["state"] == "none"
+
+
+@pytest.mark.parametrize(
+    ("script", "detail"),
+    [
+        ("Café au lait.".encode("latin-1"), "not UTF-8"),
+        (b"word " * (MAX_SCRIPT_BYTES // 5 + 1), "1 MB"),
+        (b"Bell\x07 rings.", "control characters"),
+    ],
+)
+def test_upload_with_a_bad_script_is_422_and_keeps_nothing(
+    client: "TestClient", settings: Any, news: Spoken, tmp_path: Path, script: bytes, detail: str
+) -> None:
+    from tests.conftest import stored_files
+
+    clip = tmp_path / "news.m4a"
+    ffmpeg("-i", str(news.path), "-c:a", "aac", "-b:a", "48k", str(clip))
+    files = {
+        "file": ("news.m4a", clip.read_bytes(), "audio/mp4"),
+        "script": (None, script, "text/plain"),
+    }
+    answer = client.post("/api/media", files=files)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "script" and detail in answer.json()["detail"]
+    assert client.get("/api/media").json()["items"] == []
+    assert stored_files(settings.media_dir, temp=False) == []
+
+
+def tus_metadata(**fields: str) -> str:
+    import base64
+
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in fields.items())
+
+
+def test_tus_upload_with_script_metadata_is_aligned(
+    client: "TestClient", news: Spoken, tmp_path: Path
+) -> None:
+    clip = tmp_path / "news.m4a"
+    ffmpeg("-i", str(news.path), "-c:a", "aac", "-b:a", "48k", str(clip))
+    data = clip.read_bytes()
+    headers = {
+        "Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream",
+        "Upload-Length": str(len(data)),
+        "Upload-Metadata": tus_metadata(filename="news.m4a", language="en", script=NEWS),
+    }  # fmt: skip
+    answer = client.post("/api/uploads", content=data, headers=headers)
+    assert answer.status_code == 201, answer.text
+    media_id = answer.headers["Amps-Media-Id"]
+    record = captions_settled(client, media_id)
+    assert record["captions"]["state"] == "done", record
+    assert [t["origin"] for t in record["tracks"]] == ["aligned"]
+
+
+def test_tus_script_metadata_that_is_no_script_is_422_at_creation(client: "TestClient") -> None:
+    headers = {
+        "Tus-Resumable": "1.0.0", "Upload-Length": "10",
+        "Upload-Metadata": tus_metadata(filename="a.m4a", script="Bell\x07 rings."),
+    }  # fmt: skip
+    answer = client.post("/api/uploads", headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "script" and "control characters" in answer.json()["detail"]

@@ -32,7 +32,8 @@ EXTENSIONS = (
 )
 CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
 BODY_TYPE = "application/offset+octet-stream"
-METADATA_FIELDS = frozenset({"filename", "title", "description", "language"})
+# `script`: the clip's script, aligned into captions (as much as fits in the 64 KiB header).
+METADATA_FIELDS = frozenset({"filename", "title", "description", "language", "script"})
 MAX_METADATA = 64 * 1024  # the header's length, base64 included
 DIGITS = re.compile(r"[0-9]{1,19}")
 # tus's own statuses, which http.HTTPStatus does not know.
@@ -108,7 +109,7 @@ def check_size(length: int, max_size: int) -> None:
 
 def parse_metadata(header: str) -> dict[str, str]:
     """Upload-Metadata: comma-separated `key base64value` pairs. The keys amps uses are kept
-    (filename, title, description, language); others are allowed and ignored."""
+    (filename, title, description, language, script); others are allowed and ignored."""
     if len(header) > MAX_METADATA:
         raise Problem(400, "`Upload-Metadata` is longer than 64 KiB.")
     fields: dict[str, str] = {}

@@ -16,12 +16,15 @@ from starlette.requests import ClientDisconnect, Request
 
 from app.api.limits import BodyTimeout, body_chunks, stalled_message
 from app.library import ReceivedUpload
+from app.speech.script import MAX_SCRIPT_BYTES, ScriptError, decode_script
 from app.storage.base import Pending, StorageFull
 
 FILE_FIELD = "file"
 TEXT_FIELDS = frozenset({"title", "description", "language", "token"})  # token: the HTML form
+SCRIPT_FIELD = "script"  # the clip's script, aligned into captions after the upload
 MAX_TEXT_FIELD_BYTES = 64 * 1024
-FORM_OVERHEAD_BYTES = 256 * 1024  # room for boundaries, headers and the text fields
+# Room for boundaries, headers and the text fields, a script of up to 1 MB among them.
+FORM_OVERHEAD_BYTES = 256 * 1024 + MAX_SCRIPT_BYTES
 WRITE_CHUNK = 1024 * 1024  # batch small network chunks into fewer threaded disk writes
 
 
@@ -115,6 +118,10 @@ class _Receiver:
             if self.file_size > self.max_bytes:
                 raise UploadTooLarge(too_large_message(self.max_bytes))
             self.buffer.extend(data[start:end])
+        elif self.part.name == SCRIPT_FIELD:
+            self.part.text.extend(data[start:end])
+            if len(self.part.text) > MAX_SCRIPT_BYTES:
+                raise script_error(bytes(self.part.text))
         elif self.part.name in TEXT_FIELDS:
             self.part.text.extend(data[start:end])
             if len(self.part.text) > MAX_TEXT_FIELD_BYTES:
@@ -125,8 +132,27 @@ class _Receiver:
     def on_part_end(self) -> None:
         if self.part.name == FILE_FIELD:
             self.file_done = True
+        elif self.part.name == SCRIPT_FIELD:
+            if self.part.text.strip():  # blank: no script
+                try:
+                    self.fields[SCRIPT_FIELD] = decode_script(bytes(self.part.text))
+                except ScriptError:
+                    raise script_error(bytes(self.part.text)) from None
         elif self.part.name in TEXT_FIELDS:
             self.fields[self.part.name] = self.part.text.decode("utf-8", "replace")
+
+
+def script_error(text: bytes) -> UploadError:
+    """422 naming the `script` field, with decode_script's sentence."""
+    try:
+        decode_script(text)
+        message = "The script could not be read."
+    except ScriptError as exc:
+        message = str(exc)
+    error = UploadError(message)
+    error.status = 422
+    error.field = SCRIPT_FIELD
+    return error
 
 
 def too_large_message(max_bytes: int) -> str:

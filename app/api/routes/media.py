@@ -35,6 +35,12 @@ UPLOAD_BODY = {
                     "title": {"type": "string", "maxLength": 300, "example": "Council meeting"},
                     "description": {"type": "string", "maxLength": 20000},
                     "language": {"type": "string", "maxLength": 35, "example": "en"},
+                    "script": {
+                        "type": "string",
+                        "maxLength": 1024 * 1024,
+                        "description": "What the clip says, as plain UTF-8 text (at most 1 MB): "
+                        "aligned to its speech into a captions track after the upload.",
+                    },
                 },
             }
         }
