@@ -88,6 +88,55 @@ def reprobe(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
+def captions(args: argparse.Namespace) -> int:
+    """Machine-made captions of one clip: its script from FILE aligned (`--script`), else its
+    speech recognised. Done here and now on SQLite (the result printed), queued for the
+    workers on PostgreSQL."""
+    from app.errors import Problem
+    from app.jobs.queue import InlineQueue
+    from app.speech.script import ScriptError, decode_script
+
+    script = None
+    if args.script is not None:
+        try:
+            script = decode_script(Path(args.script).read_bytes())
+        except OSError as exc:
+            print(f"cannot read {args.script}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except ScriptError as exc:
+            print(f"{args.script}: {exc}", file=sys.stderr)
+            return 2
+    library = _library(args)
+    try:
+        if script is not None:
+            found = library.set_script(args.id, script)
+        else:
+            found = library.recognise_speech(args.id)
+    except Problem as exc:
+        print(f"{args.id}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        library.jobs.close()
+    if not found:
+        print(f"no clip {args.id}", file=sys.stderr)
+        return 1
+    task = "alignment" if script is not None else "speech recognition"
+    if not isinstance(library.jobs, InlineQueue):
+        print(f"{args.id}: {task} queued")
+        return 0
+    media = library.catalog.get(args.id)
+    if media is None:
+        print(f"{args.id}: deleted", file=sys.stderr)
+        return 1
+    origin = "aligned" if script is not None else "automatic"
+    made = [t for t in media.tracks if t.kind == "captions" and t.origin == origin]
+    if made:
+        print(f"{args.id}: {made[-1].label} captions, track {made[-1].id}")
+        return 0
+    print(f"{args.id}: no captions: {media.captions_reason or 'none were made.'}")
+    return 1
+
+
 SERVERS = ("uvicorn", "granian")
 APP = "app.main:create_app"
 
@@ -230,6 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("ids", nargs="*", metavar="ID", help="clips (default: every clip)")
     again.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
     again.set_defaults(func=reprobe)
+
+    speech = commands.add_parser(
+        "captions", help="make a clip's captions: align its script, or recognise its speech"
+    )
+    speech.add_argument("id", metavar="ID", help="the clip")
+    speech.add_argument(
+        "--script", metavar="FILE", help="the clip's script (plain UTF-8 text, at most 1 MB)"
+    )
+    speech.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
+    speech.set_defaults(func=captions)
     return parser
 
 

@@ -701,3 +701,71 @@ def test_tus_script_metadata_that_is_no_script_is_422_at_creation(client: "TestC
     answer = client.post("/api/uploads", headers=headers)
     assert answer.status_code == 422, answer.text
     assert answer.json()["field"] == "script" and "control characters" in answer.json()["detail"]
+
+
+# `amps captions ID [--script FILE]`: done at once on SQLite, queued on PostgreSQL.
+
+
+def amps_captions(settings: Any, *args: str) -> "Any":
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMPS_")}
+    if settings.database_url:
+        env["AMPS_DATABASE_URL"] = settings.database_url
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "captions", *args, "--media-dir",
+         str(settings.media_dir)],
+        capture_output=True, text=True, timeout=180, env=env,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def db_client(settings: Any, database_url: str | None) -> Any:
+    """The app on SQLite (jobs in threads) and on PostgreSQL (its procrastinate worker)."""
+    from starlette.testclient import TestClient
+
+    from app.main import create_app
+
+    on = settings.model_copy(update={"database_url": database_url})
+    with TestClient(create_app(on), client=("127.0.0.1", 50000)) as client:
+        client.app.state.test_settings = on  # type: ignore[attr-defined]
+        yield client
+
+
+def test_cli_captions_aligns_a_script_file(
+    db_client: "TestClient", news: Spoken, tmp_path: Path
+) -> None:
+    settings = db_client.app.state.test_settings  # type: ignore[attr-defined]
+    answer = upload_spoken(db_client, news, tmp_path)
+    media_id = wait_processed(db_client, answer.json()["id"])["id"]
+    script = tmp_path / "script.txt"
+    script.write_text(WITH_UNSPOKEN, encoding="utf-8")
+    done = amps_captions(settings, media_id, "--script", str(script))
+    assert done.returncode == 0, done.stderr
+    if settings.database_url:
+        assert done.stdout.strip() == f"{media_id}: alignment queued"
+    else:  # done by the command itself
+        assert done.stdout.startswith(f"{media_id}: English (aligned) captions, track ")
+    record = captions_settled(db_client, media_id, timeout=90)
+    assert record["captions"]["state"] == "done", record
+    (track,) = record["tracks"]
+    assert track["origin"] == "aligned" and "mayor" not in db_client.get(track["url"]).text
+
+
+def test_cli_captions_refusals(settings: Any, client: "TestClient", tmp_path: Path) -> None:
+    media_id = upload_tone(client, tmp_path, "uk")
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Café au lait.".encode("latin-1"))
+    done = amps_captions(settings, media_id, "--script", str(bad))
+    assert done.returncode == 2 and "not UTF-8" in done.stderr
+    done = amps_captions(settings, media_id, "--script", str(tmp_path / "missing.txt"))
+    assert done.returncode == 2 and "cannot read" in done.stderr
+    done = amps_captions(settings, "nosuchclip1")
+    assert done.returncode == 1 and "no clip nosuchclip1" in done.stderr
+    # No script: recognition, which has no model for Ukrainian; the command says so.
+    done = amps_captions(settings, media_id)
+    assert done.returncode == 1
+    assert "no captions: No speech recognition model is installed" in done.stdout
+    assert client.get(f"/api/media/{media_id}").json()["captions"]["state"] == "none"
