@@ -2,7 +2,6 @@
 
 import logging
 import re
-import secrets
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -17,7 +16,7 @@ from app.catalog.database import Catalog, new_id
 from app.catalog.models import Media, Track
 from app.config import Settings
 from app.errors import Problem
-from app.jobs.processing import SCRIPT_NAME, Processor
+from app.jobs.processing import SCRIPT_NAME, Processor, new_track, store_track
 from app.jobs.queue import JobQueue, make_queue
 from app.media.posters import poster_name, stored_poster
 from app.media.probe import ProbeError, ProbeResult, probe_file, probe_url
@@ -381,20 +380,11 @@ class Library:
 
     def add_track(self, media_id: str, kind: str, srclang: str, label: str, vtt: str) -> Track:
         """Store a WebVTT track and record it (the text is checked by the caller)."""
-        track_id = secrets.token_hex(8)
-        key = media_key(media_id, f"track-{track_id}.vtt")
+        track = new_track(media_id, kind=kind, srclang=srclang, label=label)
         try:
-            self.storage.put_bytes(key, vtt.encode("utf-8"), "text/vtt; charset=utf-8")
+            return store_track(self.storage, self.catalog, track, vtt)
         except StorageFull as exc:
             raise Problem(507, STORAGE_FULL, field="file") from exc
-        track = Track(
-            id=track_id, media_id=media_id, kind=kind, srclang=srclang, label=label, storage_key=key
-        )
-        try:
-            return self.catalog.add_track(track)
-        except BaseException:
-            self.storage.delete(key)
-            raise
 
     def set_script(self, media_id: str, script: str) -> bool:
         """Keep the clip's script (checked text) and queue its alignment; False: no such clip."""

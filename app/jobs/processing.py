@@ -44,6 +44,24 @@ NO_CAPTIONS_TROUBLE = "The server could not make captions for this clip, even af
 UNAVAILABLE = "The server could not prepare this clip (storage, database or ffmpeg trouble)."
 
 
+def new_track(media_id: str, **fields: object) -> Track:
+    """A track record with a fresh id, its WebVTT file keyed beside the clip's."""
+    track_id = secrets.token_hex(8)
+    key = media_key(media_id, f"track-{track_id}.vtt")
+    return Track(id=track_id, media_id=media_id, storage_key=key, **fields)
+
+
+def store_track(storage: Storage, catalog: Catalog, track: Track, vtt: str) -> Track:
+    """Write the track's WebVTT and record it; the file goes again if the record cannot be
+    made. The one way a track is stored: by the library (uploads) and by the caption jobs."""
+    storage.put_bytes(track.storage_key, vtt.encode("utf-8"), "text/vtt; charset=utf-8")
+    try:
+        return catalog.add_track(track)
+    except BaseException:
+        storage.delete(track.storage_key)
+        raise
+
+
 class JobFailed(Exception):
     """The clip cannot be prepared, now or later; str() is the reason people are shown."""
 
@@ -254,18 +272,10 @@ class Processor:
     def _store_made_track(self, media: Media, language: str, vtt: str, origin: str) -> None:
         label = f"{track_label(language)} ({origin})"
         earlier = [t for t in media.tracks if t.kind == "captions" and t.origin == origin]
-        track_id = secrets.token_hex(8)
-        key = media_key(media.id, f"track-{track_id}.vtt")
-        self.storage.put_bytes(key, vtt.encode("utf-8"), "text/vtt; charset=utf-8")
-        track = Track(
-            id=track_id, media_id=media.id, kind="captions", srclang=language, label=label,
-            storage_key=key, origin=origin, reviewed=False,
-        )  # fmt: skip
-        try:
-            self.catalog.add_track(track)
-        except BaseException:
-            self.storage.delete(key)
-            raise
+        track = new_track(
+            media.id, kind="captions", srclang=language, label=label, origin=origin, reviewed=False
+        )
+        store_track(self.storage, self.catalog, track, vtt)
         for old in earlier:
             if self.catalog.delete_track(media.id, old.id) is not None:
                 self.storage.delete(old.storage_key)
