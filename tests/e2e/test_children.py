@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import Server, free_port
-from tests.e2e.test_jobs import Worker, clean_env, pg_env, transcode_child, upload
+from tests.e2e.test_jobs import Worker, clean_env, pg_env, reap, transcode_child, upload
 
 __all__ = ["pg_env"]  # the fixture, shared with test_jobs
 GRACE = 5.0  # seconds a dead parent's ffmpeg may take to go
@@ -34,8 +34,7 @@ def reaped(child: psutil.Process) -> Iterator[psutil.Process]:
     try:
         yield child
     finally:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.kill()
+        reap(child)
 
 
 @pytest.mark.parametrize("server_kind", ["granian", "uvicorn"])

@@ -66,7 +66,7 @@ def transcode_child(pid: int, timeout: float = 60) -> psutil.Process:
 
 
 def reap(process: psutil.Process) -> None:
-    """The orphaned ffmpeg of a killed parent finishes on its own; end it for tidiness."""
+    """End a child the test found, if it is still running (ffmpeg dies with its parent now)."""
     try:
         process.kill()
         process.wait(10)
