@@ -36,10 +36,11 @@ def multipart_body(
 
 class PeakRss:
     """Samples the resident memory of a process and its children (granian's workers) every
-    20 ms while in the `with` block."""
+    20 ms while in the `with` block, leaving out children named in `leave_out`."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, leave_out: tuple[str, ...] = ()) -> None:
         self.process = psutil.Process(pid)
+        self.leave_out = leave_out
         self.start = self.peak = self.rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -48,7 +49,8 @@ class PeakRss:
         total = 0
         for process in [self.process, *self.process.children(recursive=True)]:
             with contextlib.suppress(psutil.NoSuchProcess):
-                total += process.memory_info().rss
+                if process is self.process or process.name() not in self.leave_out:
+                    total += process.memory_info().rss
         return total
 
     def _sample(self) -> None:

@@ -62,13 +62,32 @@ def big_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_big_upload_streams_into_the_store_in_bounded_memory(
-    s3_server: Server, seaweedfs: SeaweedFS, big_video: Path
+    s3_server: Server, seaweedfs: SeaweedFS, big_video: Path, tmp_path: Path
 ) -> None:
     assert s3_server.process is not None
+    # A small upload first: what the first upload loads once (the S3 clients, the probe's
+    # modules) is not growth with the file's size.
+    small = tmp_path / "small.mkv"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(big_video), "-frames:v", "5", "-c", "copy", str(small)],
+        check=True,
+    )  # fmt: skip
+    warm_body, warm_length = multipart_body(small, "amps-small", "small.mkv")
+    warm_headers = {"Content-Type": "multipart/form-data; boundary=amps-small"}
+    warm = httpx.post(
+        f"{s3_server.url}/api/media",
+        content=warm_body,
+        headers=warm_headers | {"Content-Length": str(warm_length)},
+        timeout=60,
+    )
+    assert warm.status_code == 201, warm.text
     body, length = multipart_body(big_video, "amps-big", "big.mkv", "video/x-matroska")
     headers = {"Content-Type": "multipart/form-data; boundary=amps-big"}
     headers["Content-Length"] = str(length)
-    with PeakRss(s3_server.process.pid) as rss:
+    # The clip's web-playable job starts its ffmpeg (x264 at 720p: 50-110 MiB, bounded by the
+    # encoder, not by the file) as soon as the record exists, before the answer reaches us:
+    # that is background work, not the upload, so it is left out (ffprobe, the probe, is not).
+    with PeakRss(s3_server.process.pid, leave_out=("ffmpeg",)) as rss:
         response = httpx.post(
             f"{s3_server.url}/api/media", content=body, headers=headers, timeout=300
         )
