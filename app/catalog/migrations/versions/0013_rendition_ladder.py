@@ -1,0 +1,21 @@
+"""A clip's rendition ladder.
+
+A placeholder until that work lands: it changes nothing yet.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-02
+"""
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
