@@ -2,6 +2,7 @@
 
 import logging
 import re
+import secrets
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -12,12 +13,13 @@ from typing import TypeVar
 
 import anyio.to_thread
 
-from app.catalog.database import Catalog, new_id
-from app.catalog.models import Media, Track
+from app.catalog.database import Catalog, UnknownMedia, new_id
+from app.catalog.models import Media, Track, Version
 from app.config import Settings
 from app.errors import Problem
-from app.jobs.processing import SCRIPT_NAME, Processor, new_track, store_track
+from app.jobs.processing import SCRIPT_NAME, Processor, new_track, store_track, version_keys
 from app.jobs.queue import JobQueue, make_queue
+from app.media.durations import format_duration
 from app.media.posters import poster_name, stored_poster
 from app.media.probe import ProbeError, ProbeResult, probe_file, probe_url
 from app.media.quick_probe import quick_probe
@@ -49,6 +51,28 @@ COPY_CHUNK = 1024 * 1024
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # not \t \n \r
 SCRIPT_NOT_KEPT = "The script sent with the upload could not be stored: send it again."
 STORAGE_FULL = "The server's storage is full, so nothing was kept. Try again later."
+VERSION_NAMES = {"described": "described version", "sign": "sign-language video"}
+
+
+def version_fits(role: str, media: Media, result: ProbeResult) -> None:
+    """422 unless a probed file can stand in for (described) or beside (sign) the clip: the
+    right kind, and as long as the clip within 2% or 2 s (whichever allows more)."""
+    name = VERSION_NAMES[role]
+    if role == "sign" and result.kind != "video":
+        raise Problem(422, "A sign-language video must be a video, not audio alone.", field="file")
+    if role == "described" and result.kind != media.kind:
+        raise Problem(
+            422, f"The clip is {media.kind}, so its described version must be {media.kind} too.",
+            field="file",
+        )  # fmt: skip
+    if abs(result.duration - media.duration) > max(0.02 * media.duration, 2.0):
+        raise Problem(
+            422,
+            f"The {name} lasts {format_duration(result.duration)} but the clip lasts "
+            f"{format_duration(media.duration)}: a version must last as long as its clip "
+            "(within 2% or 2 seconds).",
+            field="file",
+        )
 
 
 @dataclass
@@ -414,7 +438,60 @@ class Library:
         keys.append(media_key(media.id, SCRIPT_NAME))  # if it has one
         if media.playable_key:
             keys.append(media.playable_key)
+        keys += [key for version in media.versions for key in version_keys(version)]
         self._remove([*keys, *(t.storage_key for t in media.tracks)])
+        return True
+
+    async def add_version(self, media: Media, role: str, received: ReceivedUpload) -> Version:
+        return await anyio.to_thread.run_sync(self._add_version, media, role, received.pending)
+
+    def _add_version(self, media: Media, role: str, pending: Pending) -> Version:
+        """Probe, check and store a version of the clip, replacing the one of that role (its
+        files go once the new one is recorded); nothing is kept when it is refused."""
+        try:
+            pending.flush()
+            result = self._probe(pending)
+            version_fits(role, media, result)
+        except ProbeError as exc:
+            self.storage.discard(pending)
+            raise Problem(exc.status, str(exc), field="file") from exc
+        except BaseException:
+            self.storage.discard(pending)
+            raise
+        name = f"version-{role}-{secrets.token_hex(4)}{result.extension}"
+        version = Version(
+            media_id=media.id, role=role, kind=result.kind, duration=result.duration,
+            mime_type=result.mime_type, codecs=list(result.codecs), size=pending.size,
+            width=result.width, height=result.height, sha256=pending.digest,
+            storage_key=media_key(media.id, name),
+        )  # fmt: skip
+        try:
+            self.storage.commit(pending, version.storage_key, version.mime_type)
+        except StorageFull as exc:
+            self.storage.discard(pending)
+            raise Problem(507, STORAGE_FULL, field="file") from exc
+        except BaseException:
+            self.storage.discard(pending)
+            raise
+        try:
+            earlier = self.catalog.put_version(version)
+        except UnknownMedia:
+            self._remove([version.storage_key])
+            raise Problem(404, "The clip was deleted while its version arrived.") from None
+        except BaseException:
+            self._remove([version.storage_key])
+            raise
+        if earlier is not None:
+            self._remove(version_keys(earlier))
+        if not browsers_play(version.mime_type, version.codecs):
+            self._queue("versions", media.id)
+        return version
+
+    def delete_version(self, media_id: str, role: str) -> bool:
+        version = self.catalog.delete_version(media_id, role)
+        if version is None:
+            return False
+        self._remove(version_keys(version))
         return True
 
     def delete_track(self, media_id: str, track_id: str) -> bool:

@@ -12,7 +12,7 @@ from fastapi.telemetry import TelemetryConfig
 from app.api import problems
 from app.api.limits import BodyLimit, upload_limiter
 from app.api.resumable import ResumableUploads
-from app.api.routes import health, media, scripts, tracks, uploads_tus
+from app.api.routes import health, media, scripts, tracks, uploads_tus, versions
 from app.catalog.database import Catalog
 from app.config import Settings
 from app.jobs.processing import Processor
@@ -35,6 +35,7 @@ from app.web.page_cache import (
     read_stamps,
 )
 from app.web.routes import docs, oembed, pages, playable, posters, static, stream, upload_page
+from app.web.routes import versions as version_streams
 from app.web.templating import TEMPLATES, make_templates
 
 log = logging.getLogger("amps")
@@ -114,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(uploads_tus.router)
     app.include_router(scripts.router)
+    app.include_router(versions.router)
+    app.include_router(version_streams.router)
     app.add_middleware(BodyLimit, read_timeout=settings.upload_read_timeout)
     # A redirected stream comes from the store: the player's pages must allow its origin.
     media_origins = [storage.public_origin] if isinstance(storage, S3Storage) else []

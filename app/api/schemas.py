@@ -39,6 +39,19 @@ class TrackPublic(BaseModel):
     reviewed: bool = Field(description="Whether a person checked the text (machine-made: no).")
 
 
+class VersionPublic(BaseModel):
+    role: Literal["described", "sign"] = Field(
+        description="`described`: the clip with audio description mixed in; `sign`: a "
+        "sign-language interpreter's video, shown beside the clip."
+    )
+    kind: Kind
+    duration: float = Field(examples=[205.2])
+    duration_text: str = Field(examples=["3:25"])
+    mime_type: str = Field(examples=["video/mp4"], description="The type of what `url` serves.")
+    size: int = Field(description="The uploaded file's size in bytes.")
+    url: str = Field(description="The version as browsers play it (byte ranges as a stream).")
+
+
 class CaptionsStatus(BaseModel):
     state: CaptionsState = Field(
         description="`pending` while an align or automatic captions job is queued or running, "
@@ -78,6 +91,9 @@ class MediaPublic(BaseModel):
     updated_at: datetime
     tracks: list[TrackPublic]
     captions: CaptionsStatus
+    versions: list[VersionPublic] = Field(
+        [], description="A described version and a sign-language video, where it has them."
+    )
     urls: MediaUrls
 
 

@@ -4,8 +4,8 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
-from app.api.schemas import CaptionsStatus, MediaPublic, MediaUrls, TrackPublic
-from app.catalog.models import Media
+from app.api.schemas import CaptionsStatus, MediaPublic, MediaUrls, TrackPublic, VersionPublic
+from app.catalog.models import Media, Version
 from app.media.durations import format_duration
 
 # Building request.base_url costs more than a cached page view: remembered per the parts of
@@ -47,6 +47,22 @@ def media_urls(base: str, media_id: str, *, rendition: bool = False) -> MediaUrl
 
 def track_url(base: str, media_id: str, track_id: str) -> str:
     return f"{base}/media/{media_id}/tracks/{track_id}.vtt"
+
+
+def version_url(base: str, media_id: str, role: str) -> str:
+    return f"{base}/media/{media_id}/versions/{role}"
+
+
+def version_public(version: Version, base: str) -> VersionPublic:
+    return VersionPublic(
+        role=version.role,
+        kind=version.kind,
+        duration=version.duration,
+        duration_text=format_duration(version.duration),
+        mime_type=version.playable_mime_type or version.mime_type,
+        size=version.size,
+        url=version_url(base, version.media_id, version.role),
+    )
 
 
 NO_CAPTIONS = "This clip has no captions track."
@@ -98,5 +114,6 @@ def public_record(media: Media, base: str) -> MediaPublic:
         updated_at=media.updated_at,
         tracks=tracks,
         captions=captions_status(media),
+        versions=[version_public(v, base) for v in media.versions],
         urls=urls,
     )

@@ -44,6 +44,7 @@ from app.catalog.models import (
     StorageReservation,
     Track,
     UploadStart,
+    Version,
     fold_title,
     utcnow,
 )
@@ -375,6 +376,47 @@ class Catalog:
                 media.updated_at = utcnow()
         return track
 
+    def put_version(self, version: Version) -> Version | None:
+        """Record the clip's version of this role, in place of the one it had; returns that
+        one (its files are the caller's to remove). UnknownMedia when the clip is gone."""
+        with self._write() as session, session.begin():
+            media = session.get(Media, version.media_id)
+            if media is None:
+                raise UnknownMedia(version.media_id)
+            earlier = session.get(Version, (version.media_id, version.role))
+            if earlier is not None:
+                session.delete(earlier)
+                session.flush()
+            media.updated_at = utcnow()  # pages and records show their versions
+            session.add(version)
+            session.flush()
+            session.refresh(version)
+        return earlier
+
+    def delete_version(self, media_id: str, role: str) -> Version | None:
+        with self._write() as session, session.begin():
+            version = session.get(Version, (media_id, role))
+            if version is None:
+                return None
+            session.delete(version)
+            media = session.get(Media, media_id)
+            if media is not None:
+                media.updated_at = utcnow()
+        return version
+
+    def record_version(self, media_id: str, role: str, **fields: object) -> Version | None:
+        """Keep the web-playable copy a job made of a version; None when it is gone."""
+        with self._write() as session, session.begin():
+            version = session.get(Version, (media_id, role))
+            if version is None:
+                return None
+            for name, value in fields.items():
+                setattr(version, name, value)
+            media = session.get(Media, media_id)
+            if media is not None:
+                media.updated_at = utcnow()
+        return version
+
     @property
     def shared(self) -> bool:
         """Whether replicas share this catalog (PostgreSQL), and so its limits."""
@@ -467,7 +509,9 @@ class Catalog:
 
     def storage_keys(self) -> set[str]:
         """Every storage key the catalog refers to, for the storage sweep."""
-        keys = union(select(Media.storage_key), select(Track.storage_key))
+        keys = union(
+            select(Media.storage_key), select(Track.storage_key), select(Version.storage_key)
+        )
         with self._read() as session:
             return set(session.scalars(keys))
 

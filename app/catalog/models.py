@@ -141,6 +141,12 @@ class Media(Base):
         lazy="selectin",
         passive_deletes=True,
     )
+    versions: Mapped[list["Version"]] = relationship(
+        cascade="all, delete-orphan",
+        order_by="Version.role",
+        lazy="selectin",
+        passive_deletes=True,
+    )
 
     @validates("title")
     def _fold(self, key: str, title: str) -> str:
@@ -175,6 +181,40 @@ class Track(Base):
 
     def __repr__(self) -> str:
         return f"<Track {self.id} {self.kind} {self.srclang} of {self.media_id}>"
+
+
+# Versions of a clip: the programme with audio description mixed in, an interpreter's video.
+VERSION_ROLES = ("described", "sign")
+
+
+class Version(Base):
+    """A second file of a clip (one per role), probed and stored as an upload is."""
+
+    __tablename__ = "versions"
+    __table_args__ = (CheckConstraint(_one_of("role", VERSION_ROLES), name="role"),)
+
+    media_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("media.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    duration: Mapped[float] = mapped_column(Float)
+    mime_type: Mapped[str] = mapped_column(String(255))
+    codecs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    size: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    # A web-playable copy when browsers cannot play the file, made by the clip's jobs.
+    playable_key: Mapped[str | None] = mapped_column(String(255))
+    playable_mime_type: Mapped[str | None] = mapped_column(String(255))
+    playable_size: Mapped[int | None] = mapped_column(BigInteger)
+    playable_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Version {self.role} of {self.media_id}>"
 
 
 UPLOAD_STATES = ("open", "done", "expired")

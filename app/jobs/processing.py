@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.catalog.database import Catalog, UnknownMedia
-from app.catalog.models import Media, Track
+from app.catalog.models import Media, Track, Version
 from app.config import Settings
 from app.media.captions import track_label
 from app.media.posters import PosterError, poster_name, stored_poster
@@ -34,7 +34,8 @@ from app.storage.base import MissingKey, RemoteFile, Storage, StorageError, medi
 
 log = logging.getLogger("amps")
 COPY_CHUNK = 1024 * 1024
-TASKS = ("process", "reprobe", "align", "automatic")
+# "versions": web-playable copies of a clip's versions (app.library.Library.add_version).
+TASKS = ("process", "reprobe", "align", "automatic", "versions")
 SCRIPT_NAME = "script.txt"  # a clip's script for alignment, stored beside its file
 GONE = "The clip's file is not available any more: upload it again."
 DAMAGED = "The stored file is damaged: it no longer matches what was uploaded. Upload it again."
@@ -62,6 +63,11 @@ def store_track(storage: Storage, catalog: Catalog, track: Track, vtt: str) -> T
         raise
 
 
+def version_keys(version: Version) -> list[str]:
+    """The files a version of a clip holds: its own and its web-playable copy."""
+    return [version.storage_key, *([version.playable_key] if version.playable_key else [])]
+
+
 class JobFailed(Exception):
     """The clip cannot be prepared, now or later; str() is the reason people are shown."""
 
@@ -85,6 +91,9 @@ class Processor:
         media = self.catalog.get(media_id)
         if media is not None and task in ("align", "automatic"):
             self._speech_track(media, task, final)  # never changes the clip's status
+            return
+        if media is not None and task == "versions":
+            self._playable_versions(media, final)  # nor does this
             return
         if media is None or (task == "process" and media.status != "processing"):
             return  # deleted meanwhile, or already done by an earlier run
@@ -164,13 +173,18 @@ class Processor:
             raise JobFailed(DAMAGED)
         return source
 
-    def _store_rendition(self, media: Media, source: Path | str) -> dict[str, object]:
-        """ffmpeg writes a local temp file, which is then stored like an upload."""
-        key = media_key(media.id, rendition_name(media.kind))
+    def _store_rendition(
+        self, media: Media, source: Path | str, kind: str | None = None, name: str | None = None
+    ) -> dict[str, object]:
+        """ffmpeg writes a local temp file, which is then stored like an upload (under `name`
+        beside the clip: a version's copy has its own)."""
+        kind = kind or media.kind
+        name = name or rendition_name(kind)
+        key = media_key(media.id, name)
         with tempfile.TemporaryDirectory(prefix="amps-rendition-") as temp:
-            target = Path(temp) / rendition_name(media.kind)
+            target = Path(temp) / rendition_name(kind)
             try:
-                made = make_rendition(source, media.kind, target, self.settings.transcode_timeout)
+                made = make_rendition(source, kind, target, self.settings.transcode_timeout)
                 self._check_rendition(made)
             except RenditionError as exc:
                 raise JobFailed(str(exc)) from exc
@@ -189,6 +203,29 @@ class Processor:
             "playable_size": pending.size,
             "playable_sha256": pending.digest,
         }
+
+    def _playable_versions(self, media: Media, final: bool) -> None:
+        """A web-playable copy of each version of the clip browsers cannot play as it is. A
+        version that cannot be converted stays as it is (offered, but perhaps not playable)."""
+        for version in media.versions:
+            if version.playable_key or browsers_play(version.mime_type, version.codecs):
+                continue
+            try:
+                source = self.storage.source(version.storage_key)
+                name = version.storage_key.rpartition("/")[2].rpartition(".")[0] + "-web.mp4"
+                made = self._store_rendition(media, source, version.kind, name)
+            except MissingKey:
+                continue  # replaced or deleted meanwhile
+            except JobFailed as exc:
+                log.warning("no web copy of the %s version of %s: %s", version.role, media.id, exc)
+                continue
+            except (ProbeTimeout, StorageError, SQLAlchemyError, ToolMissing, OSError) as exc:
+                if not final:
+                    raise TryAgain(str(exc)) from exc
+                log.warning("no web copy of the %s version of %s: %r", version.role, media.id, exc)
+                continue
+            if self.catalog.record_version(media.id, version.role, **made) is None:
+                self.storage.delete(str(made["playable_key"]))  # the version went meanwhile
 
     def _check_rendition(self, made: Rendition) -> None:
         """What ffmpeg wrote must itself probe as something browsers play."""

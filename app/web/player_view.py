@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import cast
 
-from app.api.urls import media_urls, track_url
+from app.api.urls import media_urls, track_url, version_url
 from app.catalog.models import MACHINE_ORIGINS, Media, Track
 from app.media.captions import CaptionError, cue_plain_text, parse_vtt
 from app.media.durations import format_duration, iso_duration
@@ -63,6 +63,8 @@ class PlayerView:
     autoplay: bool = False
     urls: dict[str, str] = field(default_factory=dict)
     has_file: bool = False
+    versions: dict[str, str] = field(default_factory=dict)  # role -> URL (described, sign)
+    described: bool = False  # start with the described version (`described=1`)
 
     @property
     def playable(self) -> bool:
@@ -74,6 +76,14 @@ class PlayerView:
         if self.media is None:
             return ""
         return self.media.playable_mime_type or self.media.mime_type
+
+    def version_type(self, role: str) -> str:
+        """The type of what a version's URL serves (its web copy when it has one)."""
+        versions = self.media.versions if self.media else []
+        version = next((v for v in versions if v.role == role), None)
+        if version is None:
+            return ""
+        return version.playable_mime_type or version.mime_type
 
     @property
     def duration(self) -> float:
@@ -177,6 +187,7 @@ def build_view(
     start: str | None = None,
     autoplay: bool = False,
     captions: str | None = None,
+    described: bool = False,
 ) -> PlayerView:
     """Gather the view for a clip; `media=None` is the unknown-id page."""
     if media is None:
@@ -206,4 +217,6 @@ def build_view(
         autoplay=autoplay,
         urls=urls,
         has_file=has_file,
+        versions={v.role: version_url(base, media.id, v.role) for v in media.versions},
+        described=described and any(v.role == "described" for v in media.versions),
     )

@@ -12,6 +12,8 @@ import captionStyle from "./caption-style.js";
 import speed from "./speed.js";
 import chapters from "./chapters.js";
 import description from "./description.js";
+import described from "./described.js";
+import signWindow from "./sign-window.js";
 import transcript from "./transcript.js";
 import fullscreen from "./fullscreen.js";
 import pip from "./pip.js";
@@ -21,7 +23,7 @@ import bridge from "./bridge.js";
 import watchProcessing from "./processing.js";
 
 const CONTROLS = [status, play, seek, time, mute, volume, menus, captions, captionStyle, speed,
-  chapters, description, transcript, fullscreen, pip, help, keyboard, bridge];
+  chapters, description, described, signWindow, transcript, fullscreen, pip, help, keyboard, bridge];
 
 export function enhance(root) {
   if (!root.querySelector(".amps-media")) return null; // "no media": nothing to drive

@@ -117,7 +117,7 @@ async def page_not_found(request: Request) -> Response:
 
 # Read by hand rather than declared: FastAPI's parameter solving cost more than the rest of
 # a repeat view. The longest value each may have; past it, 422.
-PAGE_QUERY = {"lang": 35, "captions": 35, "autoplay": 35, "start": 20, "t": 20}
+PAGE_QUERY = {"lang": 35, "captions": 35, "autoplay": 35, "start": 20, "t": 20, "described": 35}
 
 
 def page_query(request: Request) -> dict[str, str | None]:
@@ -149,6 +149,7 @@ async def embed_page(media_id: str, request: Request) -> Response:
     return await player_page(
         request, "embed.html", media_id, query["lang"], start=query["start"] or query["t"],
         autoplay=query["autoplay"] == "1", captions=query["captions"],
+        described=query["described"] == "1",
     )  # fmt: skip
 
 
