@@ -161,6 +161,11 @@ class Settings(BaseSettings):
         description="Seconds before aligning a clip's script to its speech is killed (the job "
         "is then retried; the clip itself is never held back or failed by it).",
     )
+    automatic_captions: bool = Field(
+        True,
+        description="Whether a new clip (uploaded or imported) with no script gets automatic "
+        "captions (speech recognition) queued, when a model for its language is installed.",
+    )
     host: str = Field("127.0.0.1", description="Address `amps serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `amps serve` listens on.")
 

@@ -57,7 +57,9 @@ def add_demo(library: Library) -> Media:
     with tempfile.TemporaryDirectory(prefix="amps-demo-") as tmp:
         clip = Path(tmp) / "demo.mp4"
         render_clip(clip)
-        media = library.add_file(clip, title=TITLE, description=DESCRIPTION, language="en")
+        media = library.add_file(
+            clip, automatic_captions=False, title=TITLE, description=DESCRIPTION, language="en"
+        )
     library.add_track(media.id, "captions", "en", "English", demo_captions())
     refreshed = library.catalog.get(media.id)
     assert refreshed is not None

@@ -24,6 +24,7 @@ from app.media.posters import poster_name, stored_poster
 from app.media.probe import ProbeError, ProbeResult, probe_file, probe_url
 from app.media.quick_probe import quick_probe
 from app.media.renditions import browsers_play
+from app.speech.models import no_recogniser, recogniser_installed
 from app.speech.script import ScriptError, decode_script
 from app.storage.base import (
     MissingKey,
@@ -51,6 +52,7 @@ COPY_CHUNK = 1024 * 1024
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # not \t \n \r
 SCRIPT_NOT_KEPT = "The script sent with the upload could not be stored: send it again."
 STORAGE_FULL = "The server's storage is full, so nothing was kept. Try again later."
+NOT_QUEUED = "The server could not queue the captions job: ask for the captions again."
 VERSION_NAMES = {"described": "described version", "sign": "sign-language video"}
 
 
@@ -239,9 +241,10 @@ class Library:
             self._add, received.pending, received.filename, received.fields
         )
 
-    def add_file(self, path: Path, **fields: str) -> Media:
-        """Copy an existing file into the library (amps demo)."""
-        return self._add(self._copy(path), path.name, fields)
+    def add_file(self, path: Path, *, automatic_captions: bool = True, **fields: str) -> Media:
+        """Copy an existing file into the library (amps demo); `automatic_captions` False
+        when the caller brings captions of its own."""
+        return self._add(self._copy(path), path.name, fields, automatic_captions)
 
     def import_files(
         self, paths: Iterable[Path], workers: int = IMPORT_WORKERS
@@ -284,6 +287,8 @@ class Library:
         for _, media in stored:
             if media.status == "processing":
                 self._queue("process", media.id)
+        for _, media in stored:
+            self._queue_first_captions(media)
         yield from stored
 
     def _copy(self, path: Path) -> Pending:
@@ -297,7 +302,13 @@ class Library:
             raise
         return pending
 
-    def _add(self, pending: Pending, filename: str | None, fields: dict[str, str]) -> Media:
+    def _add(
+        self,
+        pending: Pending,
+        filename: str | None,
+        fields: dict[str, str],
+        automatic_captions: bool = True,
+    ) -> Media:
         media = self._store(pending, filename, fields, quick=False)
         try:
             media = self.catalog.add(media)
@@ -308,8 +319,21 @@ class Library:
         script = checked_script(fields.get("script", ""))  # checked by _store: no 422 now
         if script is not None:
             self._keep_script(media.id, script)
-            media = self.catalog.get(media.id) or media  # its captions are pending now
-        return media
+        elif automatic_captions:
+            self._queue_first_captions(media)
+        return self.catalog.get(media.id) or media  # its captions may be pending now
+
+    def _queue_first_captions(self, media: Media) -> None:
+        """A new clip's automatic captions (AMPS_AUTOMATIC_CAPTIONS), queued after its own job;
+        with no model for its language the record says so at once (the clip is not failed)."""
+        if not self.settings.automatic_captions:
+            return
+        language = media.language or "en"  # as the caption jobs read it
+        if recogniser_installed(language, self.settings.speech_models):
+            self._queue_captions("automatic_if_none", media.id)
+            return
+        fields = {"captions_state": "none", "captions_reason": no_recogniser(language)}
+        self.catalog.record_processing(media.id, **fields)
 
     def _keep_script(self, media_id: str, script: str) -> None:
         """An uploaded clip's script kept and its alignment queued (after the clip's own
@@ -362,17 +386,20 @@ class Library:
         self._queue("reprobe", media_id)
         return True
 
-    def _queue(self, task: str, media_id: str) -> None:
+    def _queue(self, task: str, media_id: str) -> bool:
         try:
             self.jobs.defer(task, media_id)
         except Exception:
             # The record says `processing`: the next start of a server or worker queues it.
             log.exception("could not queue %s of %s", task, media_id)
+            return False
+        return True
 
     def _queue_captions(self, task: str, media_id: str) -> None:
-        """Queue an align/automatic job; the clip's record says its captions are pending."""
-        self.catalog.record_processing(media_id, captions_state="pending", captions_reason=None)
-        self._queue(task, media_id)
+        """Queue an align/automatic job; the clip's captions are pending until it ends."""
+        self.catalog.start_captions_job(media_id, task)
+        if not self._queue(task, media_id):
+            self.catalog.end_captions_job(media_id, task, "none", NOT_QUEUED)
 
     @staticmethod
     def _record(

@@ -41,12 +41,15 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests build their settings explicitly: no AMPS_* variable of the caller leaks in."""
+    """Tests build their settings explicitly: no AMPS_* variable of the caller leaks in. The
+    many uploads of unrelated tests get no automatic captions (a Whisper run each): the tests
+    of that behaviour turn it on (automatic_captions=True)."""
     import os
 
     for name in list(os.environ):
         if name.startswith("AMPS_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("AMPS_AUTOMATIC_CAPTIONS", "false")
 
 
 @pytest.fixture

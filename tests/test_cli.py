@@ -21,7 +21,8 @@ AMPS = [sys.executable, "-m", "app.cli"]
 
 
 def amps(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AMPS_")} | settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMPS_")}
+    env = env | {"AMPS_AUTOMATIC_CAPTIONS": "false"} | settings  # see conftest's clean_environment
     return subprocess.run([*AMPS, *args], capture_output=True, text=True, env=env, timeout=120)
 
 

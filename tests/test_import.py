@@ -76,6 +76,7 @@ def tool_shims(directory: Path, log: Path) -> dict[str, str]:
         script.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\nexec "{real}" "$@"\n')
         script.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMPS_")}
+    env["AMPS_AUTOMATIC_CAPTIONS"] = "false"  # see conftest's clean_environment
     return {**env, "PATH": f"{directory}{os.pathsep}{os.environ['PATH']}"}
 
 

