@@ -34,6 +34,19 @@ def _library(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return library
 
 
+def models_refused(settings: Settings) -> bool:
+    """Hash-check the installed speech models before a server or worker starts: a file that
+    is not the one pinned is said on stderr (naming it and both hashes), and True."""
+    from app.speech.models import ModelError, check_installed
+
+    try:
+        check_installed(settings.speech_models)
+    except ModelError as exc:
+        print(f"amps: refusing to start: {exc}", file=sys.stderr)
+        return True
+    return False
+
+
 def worker(args: argparse.Namespace) -> int:
     """Run background jobs from the PostgreSQL queue until SIGTERM or SIGINT."""
     import asyncio
@@ -42,6 +55,8 @@ def worker(args: argparse.Namespace) -> int:
 
     from app.jobs.queue import PostgresQueue
 
+    if models_refused(_settings(args)):
+        return 1
     library = _library(args)
     if not isinstance(library.jobs, PostgresQueue):
         print(
@@ -148,6 +163,8 @@ def serve(args: argparse.Namespace) -> int:
         if value is not None:
             os.environ[f"AMPS_{name.upper()}"] = str(value)
     settings = Settings()
+    if models_refused(settings):
+        return 1
     if settings.server == "granian":
         _serve_granian(settings, args.log_level)
     else:

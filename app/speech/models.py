@@ -7,8 +7,12 @@ model), `words.dict` (its pronunciations) and `SHA256SUMS` (`sha256sum` output f
 Every file is hashed before a model is first loaded; one that does not match is refused.
 """
 
+import contextlib
 import hashlib
 import importlib.util
+import json
+import os
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -126,7 +130,7 @@ def checked(model: SpeechModel) -> SpeechModel:
 
 def _check_files(language: str, files: Mapping[Path, str]) -> None:
     """ModelError unless every file hashes as listed (checked once per process while a file
-    keeps its size and modification time)."""
+    keeps its size and modification time; across processes, see remembered_sha256)."""
     for path, digest in files.items():
         try:
             stat = path.stat()
@@ -136,13 +140,68 @@ def _check_files(language: str, files: Mapping[Path, str]) -> None:
         with _lock:
             if key in _checked:
                 continue
-        if sha256(path) != digest:
+        found = remembered_sha256(path)
+        if found != digest:
             raise ModelError(
-                f"{path} is not the file the {language} speech model should hold (its "
-                "SHA-256 differs): it was changed or damaged. Reinstall the model."
+                f"{path} is not the file the {language} speech model should hold: its SHA-256 "
+                f"is {found}, where {digest} was expected, so it was changed or damaged. "
+                "Reinstall the model."
             )
         with _lock:
             _checked[key] = None
+
+
+def check_installed(configured: Mapping[str, Path]) -> list[str]:
+    """Check every installed model (built-in English and each configured language) before a
+    server or worker starts: ModelError names the first file that fails. Their origins."""
+    found: list[str] = []
+    for language in sorted({"en", *configured}):
+        model = find_model(language, configured)
+        recogniser = find_recogniser(language, configured)
+        found += [m.origin for m in (model, recogniser) if m is not None]
+    return found
+
+
+def _cache_file() -> Path:
+    home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(home) / "amps" / "model-sha256.json"
+
+
+def _identity(stat: os.stat_result) -> list[int]:
+    # ctime and inode too: a tool can set a file's mtime back after changing it, not its ctime.
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
+
+
+def remembered_sha256(path: Path) -> str:
+    """The file's SHA-256, kept in a small cache file (~/.cache/amps) while the file is the same
+    one, unchanged: every `amps serve` of a test run would otherwise hash the 75 MB model."""
+    cache = _cache_file()
+    identity = _identity(path.stat())
+    try:
+        known = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(str(path)) if isinstance(known, dict) else None
+    if isinstance(entry, list) and entry[:-1] == identity and isinstance(entry[-1], str):
+        return entry[-1]
+    digest = sha256(path)
+    if _identity(path.stat()) == identity:  # not changed while it was read
+        known = known if isinstance(known, dict) else {}
+        known[str(path)] = [*identity, digest]
+        _write_cache(cache, known)
+    return digest
+
+
+def _write_cache(cache: Path, known: dict[str, object]) -> None:
+    """Replace the cache file whole (a reader never sees half of it); a cache that cannot be
+    written only costs the next process a hash."""
+    with contextlib.suppress(OSError):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=cache.parent, prefix=".sums-", delete=False, encoding="utf-8"
+        ) as file:
+            json.dump(known, file)
+        os.replace(file.name, cache)
 
 
 def sha256(path: Path) -> str:
