@@ -14,7 +14,7 @@ from typing import TypeVar
 import anyio.to_thread
 
 from app.catalog.database import Catalog, UnknownMedia, new_id
-from app.catalog.models import Media, Track, Version
+from app.catalog.models import MACHINE_ORIGINS, Media, Track, Version
 from app.config import Settings
 from app.errors import Problem
 from app.jobs.processing import SCRIPT_NAME, Processor, new_track, store_track, version_keys
@@ -466,7 +466,7 @@ class Library:
         if media.playable_key:
             keys.append(media.playable_key)
         keys += [key for version in media.versions for key in version_keys(version)]
-        self._remove([*keys, *(t.storage_key for t in media.tracks)])
+        self._remove([*keys, *(k for t in media.tracks for k in track_keys(t))])
         return True
 
     async def add_version(self, media: Media, role: str, received: ReceivedUpload) -> Version:
@@ -525,8 +525,51 @@ class Library:
         track = self.catalog.delete_track(media_id, track_id)
         if track is None:
             return False
-        self._remove([track.storage_key])
+        self._remove(track_keys(track))
         return True
+
+    def save_edited_track(
+        self, media_id: str, track_id: str, vtt: str, *, reviewed: bool
+    ) -> Track | None:
+        """A person's WebVTT for the track (checked by app.media.cue_edits), under a new key
+        (pages cache a track's cues by key); the track becomes `edited`. The first edit of a
+        machine-made track keeps the job's file to restore. None: no such track any more."""
+        track = self._track(media_id, track_id)
+        if track is None:
+            return None
+        key = media_key(media_id, f"track-{track.id}-{secrets.token_hex(4)}.vtt")
+        try:
+            self.storage.put_bytes(key, vtt.encode("utf-8"), "text/vtt; charset=utf-8")
+        except StorageFull as exc:
+            raise Problem(507, STORAGE_FULL) from exc
+        fields: dict[str, object] = {"storage_key": key, "origin": "edited", "reviewed": reviewed}
+        keep = track.origin in MACHINE_ORIGINS and track.machine_key is None
+        if keep:
+            fields |= {"machine_key": track.storage_key, "machine_origin": track.origin}
+        changed = self.catalog.change_track(media_id, track.id, **fields)
+        if changed is None:  # removed meanwhile
+            self._remove([key])
+        elif not keep:
+            self._remove([track.storage_key])
+        return changed
+
+    def restore_machine_track(self, media_id: str, track_id: str) -> Track | None:
+        """Bring back an edited track's machine-made text and origin (unreviewed); the edited
+        file goes. None: no such track, or it has nothing machine-made to restore."""
+        track = self._track(media_id, track_id)
+        if track is None or track.machine_key is None or track.machine_origin is None:
+            return None
+        changed = self.catalog.change_track(
+            media_id, track.id, storage_key=track.machine_key, origin=track.machine_origin,
+            reviewed=False, machine_key=None, machine_origin=None,
+        )  # fmt: skip
+        if changed is not None:
+            self._remove([track.storage_key])
+        return changed
+
+    def _track(self, media_id: str, track_id: str) -> Track | None:
+        media = self.catalog.get(media_id)
+        return next((t for t in media.tracks if t.id == track_id), None) if media else None
 
     def _remove(self, keys: list[str]) -> None:
         for key in keys:
@@ -554,6 +597,11 @@ class Library:
             return self.storage.source(media.playable_key)
         except MissingKey:
             return None
+
+
+def track_keys(track: Track) -> list[str]:
+    """A track's stored files: its WebVTT, and the machine-made one an edit keeps."""
+    return [track.storage_key, *([track.machine_key] if track.machine_key else [])]
 
 
 def _in_order(

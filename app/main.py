@@ -34,7 +34,17 @@ from app.web.page_cache import (
     quick_stamps,
     read_stamps,
 )
-from app.web.routes import docs, oembed, pages, playable, posters, static, stream, upload_page
+from app.web.routes import (
+    docs,
+    editor,
+    oembed,
+    pages,
+    playable,
+    posters,
+    static,
+    stream,
+    upload_page,
+)
 from app.web.routes import versions as version_streams
 from app.web.templating import TEMPLATES, make_templates
 
@@ -115,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(uploads_tus.router)
     app.include_router(scripts.router)
+    app.include_router(editor.router)
     app.include_router(versions.router)
     app.include_router(version_streams.router)
     app.add_middleware(BodyLimit, read_timeout=settings.upload_read_timeout)

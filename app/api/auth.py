@@ -74,3 +74,15 @@ def check_writer(request: Request, settings: Settings) -> None:
 def token_matches(given: str, api_token: str) -> bool:
     """Constant-time comparison, so the token cannot be guessed byte by byte from timings."""
     return secrets.compare_digest(given.strip().encode(), api_token.encode())
+
+
+def check_form_writer(request: Request, settings: Settings, form_token: str) -> None:
+    """check_writer for a form posted by one of our pages: a browser cannot send the header, so
+    the API token may come in a form field instead (never rendered into the page)."""
+    if settings.api_token is None or request.headers.get("authorization") or not form_token:
+        check_writer(request, settings)
+        return
+    if not same_origin(request, settings.public_url):
+        raise Problem(403, CROSS_SITE)
+    if not token_matches(form_token, settings.api_token):
+        raise Problem(403, "The API token is wrong. Check AMPS_API_TOKEN on the server.")

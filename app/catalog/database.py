@@ -53,6 +53,8 @@ from app.config import normalize_database_url
 ID_PATTERN = r"^[A-Za-z0-9_-]{16,32}$"
 ID_RE = re.compile(ID_PATTERN)
 EDITABLE_FIELDS = frozenset({"title", "description", "language", "status", "status_reason"})
+# What the caption editor changes in a track's record.
+TRACK_FIELDS = frozenset({"storage_key", "origin", "reviewed", "machine_key", "machine_origin"})
 # What background jobs write: the status, a new probe's findings, the web rendition.
 PROCESSED_FIELDS = frozenset(
     {"status", "status_reason", "kind", "duration", "mime_type", "width", "height", "bitrate",
@@ -405,6 +407,22 @@ class Catalog:
             session.refresh(track)
         return track
 
+    def change_track(self, media_id: str, track_id: str, **fields: object) -> Track | None:
+        """Change a track's record (TRACK_FIELDS); None when the clip has no such track."""
+        unknown = set(fields) - TRACK_FIELDS
+        if unknown:
+            raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
+        with self._write() as session, session.begin():
+            track = session.get(Track, track_id)
+            if track is None or track.media_id != media_id:
+                return None
+            for name, value in fields.items():
+                setattr(track, name, value)
+            media = session.get(Media, media_id)
+            if media is not None:
+                media.updated_at = utcnow()  # the pages showing the track change with it
+        return track
+
     def delete_track(self, media_id: str, track_id: str) -> Track | None:
         with self._write() as session, session.begin():
             track = session.get(Track, track_id)
@@ -549,8 +567,11 @@ class Catalog:
 
     def storage_keys(self) -> set[str]:
         """Every storage key the catalog refers to, for the storage sweep."""
-        keys = union(
-            select(Media.storage_key), select(Track.storage_key), select(Version.storage_key)
+        keys: Any = union(  # of str and str | None columns, which mypy cannot join
+            select(Media.storage_key),
+            select(Track.storage_key),
+            select(Track.machine_key).where(Track.machine_key.is_not(None)),
+            select(Version.storage_key),
         )
         with self._read() as session:
             return set(session.scalars(keys))

@@ -180,6 +180,9 @@ class Track(Base):
     origin: Mapped[str] = mapped_column(String(16), default="uploaded", server_default="uploaded")
     # Whether a person checked the text: uploaded tracks are, machine-made ones are not.
     reviewed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    # An edited machine-made track keeps the job's WebVTT (to restore it) and its origin.
+    machine_key: Mapped[str | None] = mapped_column(String(255))
+    machine_origin: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def __repr__(self) -> str:

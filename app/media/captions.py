@@ -151,6 +151,12 @@ def cue_plain_text(cue: Cue) -> str:
     return "".join(value for is_tag, value in _vtt_tokens(cue.text) if not is_tag)
 
 
+def cue_editable_text(cue: Cue) -> str:
+    """A cue's text as a person edits it: WebVTT tags kept, everything else as plain characters
+    (`&amp;` shown as `&`); to_vtt() reads it back the same way."""
+    return "".join(value for _, value in _vtt_tokens(cue.text))
+
+
 def format_time(seconds: float) -> str:
     millis = max(round(seconds * 1000), 0)
     hours, millis = divmod(millis, 3_600_000)

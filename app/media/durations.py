@@ -16,6 +16,17 @@ def format_duration(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
+def format_cue_time(seconds: float) -> str:
+    """A cue's time to the millisecond, as the caption editor shows it: `0:01.250`."""
+    millis = max(round(seconds * 1000), 0) if math.isfinite(seconds) else 0
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}.{millis:03d}"
+    return f"{minutes}:{secs:02d}.{millis:03d}"
+
+
 def iso_duration(seconds: float) -> str:
     """ISO 8601 duration for `<time datetime>`: `PT3M25S`."""
     hours, minutes, secs = _parts(seconds)

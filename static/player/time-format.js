@@ -36,3 +36,12 @@ export function spoken(seconds, catalogue) {
     .map(([name, n]) => unit(name, n));
   return words.join(joiner) || unit("second", 0);
 }
+
+/** A cue's time to the millisecond: `0:01.250`, `1:02:03.500` (app/media/durations.py's
+ * format_cue_time). */
+export function cueClock(seconds) {
+  const ms = isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : 0;
+  const h = Math.floor(ms / 3600000), m = Math.floor(ms / 60000) % 60;
+  const s = Math.floor(ms / 1000) % 60, frac = String(ms % 1000).padStart(3, "0");
+  return h ? `${h}:${pad(m)}:${pad(s)}.${frac}` : `${m}:${pad(s)}.${frac}`;
+}
