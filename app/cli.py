@@ -249,6 +249,50 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def ttl_seconds(text: str) -> int:
+    """`90`, `90s`, `15m`, `1h` or `7d` as seconds, within the API's bounds."""
+    from app.api.access import MAX_TTL, MIN_TTL
+
+    number, unit = (text[:-1], text[-1]) if text[-1:] in TTL_UNITS else (text, "s")
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds, or a number and s, m, h or d")
+    seconds = int(number) * TTL_UNITS[unit]
+    if not MIN_TTL <= seconds <= MAX_TTL:
+        raise argparse.ArgumentTypeError(f"{text!r}: between {MIN_TTL} s and 30 days")
+    return seconds
+
+
+def sign(args: argparse.Namespace) -> int:
+    """Print signed watch, embed and stream URLs of a clip (AMPS_PUBLIC_URL, else
+    http://AMPS_HOST:AMPS_PORT), as JSON."""
+    from app.api.access import NO_KEYS, signed_urls
+    from app.catalog.database import ID_RE, Catalog
+    from app.streams.signing import Signer
+
+    settings = _settings(args)
+    if not settings.signing_key_list:
+        print(NO_KEYS, file=sys.stderr)
+        return 2
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog(settings.catalog_url)
+    try:
+        catalog.migrate()
+        media = catalog.get(args.id) if ID_RE.match(args.id) else None
+    finally:
+        catalog.dispose()
+    if media is None:
+        print(f"no clip {args.id}", file=sys.stderr)
+        return 1
+    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    urls = signed_urls(Signer(settings.signing_key_list), base, media.id, args.ttl)
+    urls["expires_at"] = urls["expires_at"].isoformat()
+    print(json.dumps(urls, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="amps", description="The Accessible Media Player Service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -306,6 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     speech.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
     speech.set_defaults(func=captions)
+
+    signed = commands.add_parser(
+        "sign", help="print signed watch, embed and stream URLs of a clip (private ones too)"
+    )
+    signed.add_argument("id", metavar="ID", help="the clip")
+    signed.add_argument(
+        "--ttl", type=ttl_seconds, default=3600, help="how long they work: 90s, 15m, 1h, 7d (1h)"
+    )
+    signed.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
+    signed.set_defaults(func=sign)
     return parser
 
 

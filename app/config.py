@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Schemes that name PostgreSQL without a driver, as Heroku, libpq and most hosts write them.
@@ -16,6 +16,10 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(scheme):
             return "postgresql+psycopg://" + url[len(scheme) :]
     return url
+
+
+def _split_keys(keys: SecretStr) -> list[str]:
+    return [key.strip() for key in keys.get_secret_value().split(",") if key.strip()]
 
 
 class Settings(BaseSettings):
@@ -150,6 +154,12 @@ class Settings(BaseSettings):
         "before the catalog is asked again (a deleted file is noticed at once); 0: no cache, "
         "every stream request goes through the route.",
     )
+    signing_keys: SecretStr | None = Field(
+        None,
+        description="Keys for signed URLs of private clips, separated by commas, each at "
+        "least 32 characters (e.g. `$(openssl rand -hex 32)`): the first signs, every one "
+        "verifies, so a new key goes first and an old one stays until its URLs expire.",
+    )
     speech_models: dict[str, Path] = Field(
         default_factory=dict,
         description='Speech model directories by language, as JSON (`{"es": "/srv/models/es"}`); '
@@ -172,6 +182,18 @@ class Settings(BaseSettings):
     @property
     def embed_origin_list(self) -> list[str]:
         return self.embed_origins.split()
+
+    @field_validator("signing_keys")
+    @classmethod
+    def _long_keys(cls, keys: SecretStr | None) -> SecretStr | None:
+        """A short key can be guessed offline from one signed URL."""
+        if keys is not None and any(len(key) < 32 for key in _split_keys(keys)):
+            raise ValueError("give keys of at least 32 characters, separated by commas")
+        return keys
+
+    @property
+    def signing_key_list(self) -> list[str]:
+        return _split_keys(self.signing_keys) if self.signing_keys else []
 
     @property
     def catalog_url(self) -> str:

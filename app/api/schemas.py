@@ -3,13 +3,24 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 Kind = Literal["audio", "video"]
 Status = Literal["processing", "ready", "failed"]
 TrackKind = Literal["captions", "subtitles", "descriptions", "chapters"]
 TrackOrigin = Literal["uploaded", "aligned", "automatic", "edited"]
 CaptionsState = Literal["pending", "done", "none"]
+Visibility = Literal["public", "unlisted", "private"]
+VISIBILITY_HELP = (
+    "`public`: listed and open to anyone; `unlisted`: open to anyone with its URL, left out "
+    "of the library page and of the list (unless the API token asks); `private`: only the API "
+    "token and signed URLs (POST /api/media/{id}/signed-url) open it, and to anyone else it "
+    "answers as an unknown id."
+)
+PUBLISH_AT_HELP = (
+    "When the clip turns public (ISO 8601 with a time zone): an embargo. Until then its "
+    "`visibility` holds; from then on it reads `public`. null: none."
+)
 
 
 class MediaUrls(BaseModel):
@@ -91,6 +102,8 @@ class MediaPublic(BaseModel):
     updated_at: datetime
     tracks: list[TrackPublic]
     captions: CaptionsStatus
+    visibility: Visibility = Field("public", description=VISIBILITY_HELP)
+    publish_at: datetime | None = Field(None, description=PUBLISH_AT_HELP)
     versions: list[VersionPublic] = Field(
         [], description="A described version and a sign-language video, where it has them."
     )
@@ -113,13 +126,35 @@ class MediaUpdate(BaseModel):
     title: str | None = Field(None, min_length=1, max_length=300, examples=["A better title"])
     description: str | None = Field(None, max_length=20_000)
     language: str | None = Field(None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+    visibility: Visibility | None = Field(None, description=VISIBILITY_HELP)
+    publish_at: AwareDatetime | None = Field(
+        None, description=PUBLISH_AT_HELP, examples=["2026-12-24T06:00:00+01:00"]
+    )
 
-    @field_validator("title", "description")
+    @field_validator("title", "description", "visibility")
     @classmethod
     def not_null(cls, value: str | None) -> str:
         if value is None:
             raise ValueError("may be changed but not removed")
         return value
+
+
+class SignedUrlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ttl: int = Field(
+        3600, ge=10, le=30 * 24 * 3600, description="Seconds the URLs stay valid (10 s to 30 days)."
+    )
+
+
+class SignedUrls(BaseModel):
+    """URLs that open a clip, private or not, until `expires_at`. The watch and embed pages
+    carry the signature on to the player's requests (stream, poster, tracks)."""
+
+    watch: str
+    embed: str
+    stream: str = Field(description="The stream alone (not the pages).")
+    expires_at: datetime
 
 
 class ProblemDetail(BaseModel):

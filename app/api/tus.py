@@ -33,7 +33,9 @@ EXTENSIONS = (
 CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
 BODY_TYPE = "application/offset+octet-stream"
 # `script`: the clip's script, aligned into captions (as much as fits in the 64 KiB header).
-METADATA_FIELDS = frozenset({"filename", "title", "description", "language", "script"})
+METADATA_FIELDS = frozenset(
+    {"filename", "title", "description", "language", "script", "visibility", "publish_at"}
+)
 MAX_METADATA = 64 * 1024  # the header's length, base64 included
 DIGITS = re.compile(r"[0-9]{1,19}")
 # tus's own statuses, which http.HTTPStatus does not know.

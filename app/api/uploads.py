@@ -21,7 +21,9 @@ from app.storage.base import Pending, StorageFull
 
 FILE_FIELD = "file"
 # token: the HTML form's; role: a version's (app.api.routes.versions)
-TEXT_FIELDS = frozenset({"title", "description", "language", "token", "role"})
+TEXT_FIELDS = frozenset(
+    {"title", "description", "language", "token", "role", "visibility", "publish_at"}
+)
 SCRIPT_FIELD = "script"  # the clip's script, aligned into captions after the upload
 MAX_TEXT_FIELD_BYTES = 64 * 1024
 # Room for boundaries, headers and the text fields, a script of up to 1 MB among them.

@@ -5,7 +5,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 
 from app.api.schemas import CaptionsStatus, MediaPublic, MediaUrls, TrackPublic, VersionPublic
-from app.catalog.models import Media, Version
+from app.catalog.models import Media, Version, utcnow
 from app.media.durations import format_duration
 
 # Building request.base_url costs more than a cached page view: remembered per the parts of
@@ -114,6 +114,8 @@ def public_record(media: Media, base: str) -> MediaPublic:
         updated_at=media.updated_at,
         tracks=tracks,
         captions=captions_status(media),
+        visibility=media.visibility_at(utcnow()),
+        publish_at=media.publish_at,
         versions=[version_public(v, base) for v in media.versions],
         urls=urls,
     )

@@ -3,8 +3,10 @@
 The same rules (app.streaming.plan_response), headers and bytes as the route in
 app/web/routes/stream.py, without its catalog trip, routing and thread hops. Whatever this path
 does not handle goes on to the route unchanged: a query string (`?download=1` names the file
-from the record), an id it cannot open (unknown, deleted, not on a local disk, catalog down:
-the route says which), several ranges (multipart/byteranges).
+from the record; a signed URL's `exp` and `sig`), an id it cannot open (unknown, deleted, not
+on a local disk, catalog down: the route says which), a private clip (the route asks for the
+token or a signature, and answers as for an unknown id without them), several ranges
+(multipart/byteranges).
 
 Bytes leave without passing through Python when the server or a proxy can send them: whole
 files by `http.response.pathsend` (granian), whole files and plain single ranges by
@@ -14,6 +16,7 @@ files by `http.response.pathsend` (granian), whole files and plain single ranges
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import quote
 
 import anyio
@@ -72,6 +75,8 @@ class StreamFastPath:
         if entry is None:
             return False
         try:
+            if entry.private_until > time.time():
+                return False  # the route asks for the token or a signature, or answers 404
             plan = plan_response(_Fields(scope), entry.validators, self.base_headers)
             if len(plan.ranges) > 1:
                 return False

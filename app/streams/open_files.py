@@ -4,7 +4,8 @@ A stream request needs a clip's descriptor, size, validators and type. Asking th
 opening the file each time costs milliseconds; an entry here costs an `fstat`. An entry is
 dropped, so the next request asks the catalog again, when its file was unlinked (a delete by
 any process sharing the library), changed size or mtime, or is older than the TTL (which
-bounds every other staleness, such as a record removed while its file stays).
+bounds every other staleness, such as a record removed while its file stays, or a clip
+turned private by another process; this process's PATCH makes it `forget` the clip at once).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import anyio.to_thread
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.catalog.database import Catalog
+from app.catalog.models import Media
 from app.storage.base import StorageError
 from app.storage.local import LocalStorage
 from app.streams.ranges import Validators
@@ -49,6 +51,9 @@ class OpenFile:
     validators: Validators
     mtime_ns: int
     expires: float
+    # Until when (Unix time) the clip is private: the fast path leaves it to the route, which
+    # asks for the token or a signature. 0: never; infinity: until its visibility changes.
+    private_until: float = 0.0
     users: int = 0
     retired: bool = field(default=False)
 
@@ -93,7 +98,14 @@ def open_clip(catalog: Catalog, storage: LocalStorage, media_id: str) -> OpenFil
         validators,
         info.st_mtime_ns,
         expires=0.0,  # set by the cache that keeps it
+        private_until=private_until(media),
     )
+
+
+def private_until(media: Media) -> float:
+    if media.visibility != "private":
+        return 0.0
+    return media.publish_at.timestamp() if media.publish_at is not None else math.inf
 
 
 class OpenFiles:
@@ -168,6 +180,11 @@ class OpenFiles:
         entry.retired = True
         if entry.users == 0:
             _close(entry)
+
+    def forget(self, media_id: str) -> None:
+        """Ask the catalog again on the clip's next request (its record changed)."""
+        for key in [k for k in self.entries if k.partition("/")[0] == media_id]:
+            self._drop(key)
 
     def close(self) -> None:
         for media_id in list(self.entries):

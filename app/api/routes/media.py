@@ -7,6 +7,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import URL
 
+from app.api.access import find_readable, forget_open_file, has_token
 from app.api.auth import check_writer
 from app.api.limits import check_upload_rate
 from app.api.paging import next_page_url, read_cursor
@@ -15,7 +16,7 @@ from app.api.schemas import MediaPage, MediaPublic, MediaUpdate
 from app.api.uploads import UploadError, receive_upload
 from app.api.urls import base_url, public_record
 from app.catalog.database import ID_PATTERN
-from app.catalog.models import Media
+from app.catalog.models import Media, utcnow
 from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.errors import Problem
 from app.library import check_changes, check_search
@@ -35,6 +36,18 @@ UPLOAD_BODY = {
                     "title": {"type": "string", "maxLength": 300, "example": "Council meeting"},
                     "description": {"type": "string", "maxLength": 20000},
                     "language": {"type": "string", "maxLength": 35, "example": "en"},
+                    "visibility": {
+                        "type": "string",
+                        "enum": ["public", "unlisted", "private"],
+                        "default": "public",
+                        "description": "Who may see it (see the record's `visibility`).",
+                    },
+                    "publish_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "When a private or unlisted clip turns public "
+                        "(ISO 8601 with a time zone).",
+                    },
                     "script": {
                         "type": "string",
                         "maxLength": 1024 * 1024,
@@ -103,7 +116,11 @@ def list_media(
 ) -> MediaPage:
     after = read_cursor(cursor)
     start = after.position if after else offset
-    items, total = catalog.list(offset=offset, limit=limit, query=check_search(q), after=after)
+    # Unlisted and private clips are listed to the token holder only.
+    listed_at = None if has_token(request, settings) else utcnow()
+    items, total = catalog.list(
+        offset=offset, limit=limit, query=check_search(q), after=after, listed_at=listed_at
+    )
     base = base_url(request, settings.public_url)
     following = next_page_url(request, items, start, total)
     if following is not None and "limit" not in request.query_params:
@@ -123,7 +140,9 @@ def list_media(
 def get_media(
     media_id: str, request: Request, catalog: CatalogDep, settings: SettingsDep
 ) -> MediaPublic:
-    return public_record(find_media(catalog, media_id), base_url(request, settings.public_url))
+    """A private clip's record answers to the API token only (404 otherwise)."""
+    media = find_readable(request, catalog, media_id)
+    return public_record(media, base_url(request, settings.public_url))
 
 
 @router.patch(
@@ -144,6 +163,8 @@ def update_media(
     media = catalog.update(media_id, **check_changes(changes.model_dump(exclude_unset=True)))
     if media is None:
         raise not_found()
+    if changes.model_fields_set & {"visibility", "publish_at"}:
+        forget_open_file(request, media_id)
     return public_record(media, base_url(request, settings.public_url))
 
 

@@ -2,14 +2,16 @@
 
 import re
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse
 
+from app.api.access import grant, url_signer
 from app.api.problems import documented
 from app.api.urls import base_url, media_urls
+from app.catalog.models import utcnow
 from app.deps import CatalogDep, SettingsDep
 from app.errors import Problem
 from app.web.embedding import frame_size, iframe, thumbnail_size
@@ -47,8 +49,15 @@ async def oembed(
         raise Problem(501, "Only format=json is provided; XML is not implemented.")
     base = base_url(request, settings.public_url)
     media = await anyio.to_thread.run_sync(catalog.get, clip_id(url, base))
-    if media is None:
+    # A private clip: the token, or the signature of a signed watch or embed URL given.
+    given = urlsplit(url.strip())
+    signed = dict(parse_qsl(given.query))
+    allowed = None
+    if media is not None:
+        allowed = grant(request, media.id, media.visibility_at(utcnow()), given.path, signed)
+    if media is None or allowed is None:
         raise Problem(404, "No clip has this id. Check the URL.")
+    sign = url_signer(request, media.id, allowed) or (lambda url: url)
     width, height = frame_size(media, maxwidth, maxheight)
     thumb_width, thumb_height = thumbnail_size(media)
     urls = media_urls(base, media.id)
@@ -58,10 +67,10 @@ async def oembed(
         "title": media.title,
         "provider_name": "amps",
         "provider_url": base + "/",
-        "html": iframe(urls.embed, media.title, width, height),
+        "html": iframe(sign(urls.embed), media.title, width, height),
         "width": width,
         "height": height,
-        "thumbnail_url": urls.poster,
+        "thumbnail_url": sign(urls.poster),
         "thumbnail_width": thumb_width,
         "thumbnail_height": thumb_height,
     }

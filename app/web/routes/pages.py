@@ -8,11 +8,12 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from app.api.access import grant, url_signer
 from app.api.paging import next_page_url, read_cursor
 from app.api.routes.media import VALID_ID
 from app.api.urls import base_url, public_record
 from app.catalog.database import Stamp
-from app.catalog.models import Media
+from app.catalog.models import Media, utcnow
 from app.config import Settings
 from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.errors import Problem
@@ -22,11 +23,14 @@ from app.web.embedding import DEFAULT_WIDTH, frame_size, iframe
 from app.web.i18n import Catalogue, choose
 from app.web.page_cache import PageCache, PageStamp, file_check
 from app.web.player_view import PlayerView, build_view
+from app.web.signed_view import sign_view
 
 router = APIRouter(include_in_schema=False)
 # Browsers check back on every view (and get 304 while the page is unchanged); the language
 # comes from Accept-Language when the URL has no lang=.
 PAGE_HEADERS = {"Cache-Control": "no-cache", "Vary": "Accept-Language"}
+# A private clip's page: kept by no cache, its signed URLs by no browser history of caches.
+PRIVATE_PAGE_HEADERS = {"Cache-Control": "private, no-store", "Vary": "Accept-Language"}
 Lang = Annotated[str | None, Query(max_length=35)]
 
 
@@ -80,7 +84,14 @@ async def player_page(
     stamp: PageStamp | None = None
     if VALID_ID.match(media_id):
         stamp = await state.stamps.current(media_id)
-    if stamp is not None and (stamp.has_file or stamp.stamp.status != "ready"):
+    allowed = None
+    if stamp is not None:
+        allowed = grant(request, media_id, stamp.stamp.visibility_at(utcnow()))
+        if allowed is None:
+            stamp = None  # a private clip answers exactly as an unknown id
+    # Only pages anyone may see are cached: never one opened by a token or a signature.
+    shared = allowed is not None and allowed.by == "anyone"
+    if stamp is not None and shared and (stamp.has_file or stamp.stamp.status != "ready"):
         etag = cache.etag(name, stamp, *shown)
         headers = {"ETag": etag, **PAGE_HEADERS}
         if_none_match = ", ".join(request.headers.getlist("if-none-match"))
@@ -94,13 +105,20 @@ async def player_page(
 
     def build() -> tuple[PlayerView, bytes]:
         media = state.catalog.get(media_id) if stamp is not None else None
+        if media is not None and grant(request, media.id, media.visibility_at(utcnow())) is None:
+            media = None  # turned private since the stamp was read
         view = build_view(media, t, library.storage, base, **options)  # type: ignore[arg-type]
+        sign = url_signer(request, media_id, allowed) if allowed is not None else None
+        if sign is not None:
+            view = sign_view(view, sign)
         context = page_context(name, view, t, settings)
         return view, templates.get_template(name).render(context).encode()
 
     view, body = await anyio.to_thread.run_sync(build)
     if view.state == "missing" or view.media is None:
         return HTMLResponse(body, 404, headers={"Vary": "Accept-Language"})
+    if not shared:
+        return HTMLResponse(body, headers=PRIVATE_PAGE_HEADERS)
     etag = cache.etag(name, PageStamp(Stamp.of(view.media), view.has_file), *shown)
     cache.put(etag, body)
     return HTMLResponse(body, headers={"ETag": etag, **PAGE_HEADERS})
@@ -175,7 +193,9 @@ async def library_page(
     after = read_cursor(cursor)
     start = after.position if after else offset
     items, total = await anyio.to_thread.run_sync(
-        lambda: catalog.list(offset=offset, limit=PAGE_SIZE, query=query or None, after=after)
+        lambda: catalog.list(
+            offset=offset, limit=PAGE_SIZE, query=query or None, after=after, listed_at=utcnow()
+        )
     )
     base = base_url(request, settings.public_url)
     back = request.url.remove_query_params("cursor").include_query_params(

@@ -5,7 +5,7 @@ import math
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
-from app.api.routes.media import find_media
+from app.api.access import find_readable
 from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.errors import Problem
 from app.streams.delivery import stored_response
@@ -44,7 +44,7 @@ async def stream_playable(
 ) -> Response:
     """H.264/AAC MP4 (or AAC M4A) made from an original browsers cannot play; byte ranges and
     conditional requests as on the stream. 404 when the clip needs no such copy."""
-    media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
+    media = await anyio.to_thread.run_sync(find_readable, request, catalog, media_id)
     key, mime_type = media.playable_key, media.playable_mime_type
     if key is None or mime_type is None or media.playable_sha256 is None:
         raise Problem(404, NONE)

@@ -3,7 +3,7 @@
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
-from app.api.routes.media import find_media
+from app.api.access import find_readable
 from app.deps import CatalogDep, LibraryDep
 from app.errors import Problem
 from app.media.posters import PosterError, media_type
@@ -36,7 +36,7 @@ async def get_poster(
 ) -> Response:
     """A JPEG frame from about 10% into a video, or a PNG waveform of audio; made on first
     request, then served from storage with an ETag."""
-    media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
+    media = await anyio.to_thread.run_sync(find_readable, request, catalog, media_id)
     try:
         key = await anyio.to_thread.run_sync(library.poster_key, media)
     except PosterError as exc:

@@ -5,8 +5,8 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
+from app.api.access import find_readable
 from app.api.problems import documented
-from app.api.routes.media import find_media
 from app.catalog.models import Media
 from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.errors import Problem
@@ -78,7 +78,7 @@ async def stream_media(
 ) -> Response:
     """Byte ranges (RFC 9110), conditional requests, CORS. `?download=1` saves to disk.
     With AMPS_S3_REDIRECT=1, a GET is answered with a 307 to a short-lived URL of the store."""
-    media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
+    media = await anyio.to_thread.run_sync(find_readable, request, catalog, media_id)
     # The fast path in front (app/streams/fastpath.py, app/streams/open_files.py) serves the
     # same key: a change of which file a stream sends belongs in both.
     response = await stored_response(
@@ -117,7 +117,7 @@ async def stream_preflight(request: Request) -> Response:
 async def stream_track(
     media_id: str, track_file: str, request: Request, catalog: CatalogDep, library: LibraryDep
 ) -> Response:
-    media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
+    media = await anyio.to_thread.run_sync(find_readable, request, catalog, media_id)
     track_id, _, extension = track_file.partition(".")
     track = next((t for t in media.tracks if t.id == track_id), None)
     if track is None or extension != "vtt":
