@@ -8,13 +8,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import TypeVar
 
 import anyio.to_thread
 
 from app.catalog.database import Catalog, UnknownMedia, new_id
-from app.catalog.models import MACHINE_ORIGINS, Media, Track, Version
+from app.catalog.models import MACHINE_ORIGINS, VISIBILITIES, Media, Track, Version
 from app.config import Settings
 from app.errors import Problem
 from app.jobs.processing import SCRIPT_NAME, Processor, new_track, store_track, version_keys
@@ -168,7 +169,36 @@ def check_fields(fields: dict[str, str]) -> dict[str, str | None]:
         "description": checked_description(fields.get("description", "")),
         "language": checked_language(fields.get("language", "")),
         "script": checked_script(fields.get("script", "")),
+        "visibility": checked_visibility(fields.get("visibility", "")),
+        "publish_at": checked_publish_at(fields.get("publish_at", "")),
     }
+
+
+def checked_visibility(value: str) -> str:
+    """An upload's `visibility` (blank: public); 422 naming the field when unknown."""
+    visibility = value.strip() or "public"
+    if visibility not in VISIBILITIES:
+        choices = ", ".join(VISIBILITIES)
+        raise Problem(422, f"The visibility must be one of {choices}.", field="visibility")
+    return visibility
+
+
+def checked_publish_at(value: str) -> str | None:
+    """An upload's `publish_at` as ISO 8601 in UTC (blank: none); 422 unless it is a date and
+    time with a time zone."""
+    if not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise Problem(
+            422,
+            "publish_at must be a date and time with a time zone, e.g. 2026-12-24T06:00:00Z.",
+            field="publish_at",
+        )
+    return moment.astimezone(UTC).isoformat()
 
 
 def check_changes(changes: dict[str, str | None]) -> dict[str, str | None]:
@@ -409,11 +439,14 @@ class Library:
         fields: dict[str, str | None],
     ) -> Media:
         media_id = new_id()
+        published = fields["publish_at"]
         return Media(
             id=media_id,
             title=fields["title"] or title_from(result, filename),
             description=fields["description"] or "",
             language=fields["language"],
+            visibility=fields["visibility"],
+            publish_at=datetime.fromisoformat(published) if published else None,
             kind=result.kind,
             status="processing",
             duration=result.duration,

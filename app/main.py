@@ -13,6 +13,7 @@ from app.api import problems
 from app.api.limits import BodyLimit, upload_limiter
 from app.api.resumable import ResumableUploads
 from app.api.routes import health, media, scripts, tracks, uploads_tus, versions
+from app.api.routes.signed_urls import router as signed_urls_router
 from app.catalog.database import Catalog
 from app.config import Settings
 from app.jobs.processing import Processor
@@ -23,6 +24,7 @@ from app.storage.local import LocalStorage
 from app.storage.s3 import S3Storage
 from app.streams.fastpath import StreamFastPath
 from app.streams.open_files import OpenFiles
+from app.streams.signing import Signer
 from app.web.assets import Assets
 from app.web.headers import SecurityHeaders, policy_for, security_headers
 from app.web.i18n import LOCALES
@@ -109,6 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = catalog
     app.state.library = library
     app.state.resumable = resumable
+    app.state.open_files = open_files
+    keys = settings.signing_key_list
+    app.state.signer = Signer(keys) if keys else None  # None: private clips open to the token
     app.state.upload_limiter = upload_limiter(settings.uploads_per_minute, catalog)
     app.state.assets = Assets(settings.static_dir)
     app.state.templates = make_templates(app.state.assets)
@@ -125,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(uploads_tus.router)
     app.include_router(scripts.router)
+    app.include_router(signed_urls_router)
     app.include_router(editor.router)
     app.include_router(versions.router)
     app.include_router(version_streams.router)

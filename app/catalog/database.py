@@ -39,6 +39,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from app.catalog.models import (
     STATUSES,
+    VISIBILITIES,
     Media,
     ResumableUpload,
     StorageReservation,
@@ -47,12 +48,15 @@ from app.catalog.models import (
     Version,
     fold_title,
     utcnow,
+    visibility_at,
 )
 from app.config import normalize_database_url
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{16,32}$"
 ID_RE = re.compile(ID_PATTERN)
-EDITABLE_FIELDS = frozenset({"title", "description", "language", "status", "status_reason"})
+EDITABLE_FIELDS = frozenset(
+    {"title", "description", "language", "status", "status_reason", "visibility", "publish_at"}
+)
 # What the caption editor changes in a track's record.
 TRACK_FIELDS = frozenset({"storage_key", "origin", "reviewed", "machine_key", "machine_origin"})
 # What background jobs write: the status, a new probe's findings, the web rendition.
@@ -88,9 +92,9 @@ STORED_BYTES = select(
 
 
 # Built once: every page view runs it, and building the IN clause costs more than running it.
-STAMPS = select(Media.id, Media.updated_at, Media.status, Media.storage_key).where(
-    Media.id.in_(bindparam("ids", expanding=True))
-)
+STAMPS = select(
+    Media.id, Media.updated_at, Media.status, Media.storage_key, Media.visibility, Media.publish_at
+).where(Media.id.in_(bindparam("ids", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -138,13 +142,22 @@ class Stamp:
     updated_at: datetime
     status: str
     storage_key: str
+    visibility: str = "public"
+    publish_at: datetime | None = None
 
     @classmethod
     def of(cls, media: Media) -> "Stamp":
-        return cls(media.updated_at, media.status, media.storage_key)
+        return cls(
+            media.updated_at, media.status, media.storage_key, media.visibility, media.publish_at
+        )
 
-    def key(self) -> tuple[str, str, str]:
-        return (self.updated_at.isoformat(), self.status, self.storage_key)
+    def key(self) -> tuple[str, ...]:
+        published = self.publish_at.isoformat() if self.publish_at else ""
+        return (self.updated_at.isoformat(), self.status, self.storage_key, self.visibility,
+                published)  # fmt: skip
+
+    def visibility_at(self, now: datetime) -> str:
+        return visibility_at(self.visibility, self.publish_at, now)
 
 
 def new_id() -> str:
@@ -284,7 +297,11 @@ class Catalog:
         """The current stamp of each clip that exists, in one query (absent ids are left out)."""
         with self.engine.connect() as connection:
             rows = connection.execute(STAMPS, {"ids": list(media_ids)}).all()
-        return {row.id: Stamp(row.updated_at, row.status, row.storage_key) for row in rows}
+        return {
+            row.id: Stamp(row.updated_at, row.status, row.storage_key, row.visibility,
+                          row.publish_at)
+            for row in rows
+        }  # fmt: skip
 
     def list(
         self,
@@ -294,9 +311,11 @@ class Catalog:
         query: str | None = None,
         status: str | None = None,
         after: "PageCursor | None" = None,
+        listed_at: datetime | None = None,
     ) -> tuple[list[Media], int]:
         """A page of clips, newest first, and how many match in all. `after` starts the page
-        just past a clip of the page before (keyset: as fast deep in the list as at its top)."""
+        just past a clip of the page before (keyset: as fast deep in the list as at its top).
+        `listed_at`: only the clips public at that moment (models.visibility_at)."""
         if offset < 0 or limit < 0:
             raise ValueError("offset and limit must not be negative")
         conditions: list[ColumnElement[bool]] = []
@@ -305,6 +324,8 @@ class Catalog:
             conditions.append(Media.title_key.like(pattern, escape="\\"))
         if status is not None:
             conditions.append(Media.status == status)
+        if listed_at is not None:
+            conditions.append((Media.visibility == "public") | (Media.publish_at <= listed_at))
         page = select(Media).where(*conditions)
         if after is not None:
             page = page.where(tuple_(Media.created_at, Media.id) < (after.created_at, after.id))
@@ -379,6 +400,8 @@ class Catalog:
             raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
         if "status" in fields and fields["status"] not in STATUSES:
             raise ValueError(f"unknown status {fields['status']!r}")
+        if "visibility" in fields and fields["visibility"] not in VISIBILITIES:
+            raise ValueError(f"unknown visibility {fields['visibility']!r}")
         with self._write() as session, session.begin():
             media = session.get(Media, media_id)
             if media is None:
@@ -710,10 +733,15 @@ class Catalog:
         self.engine.dispose()
 
 
+def _utc(text: str) -> datetime:
+    """As models.UTCDateTime reads it: SQLAlchemy's SQLite text form, naive UTC."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 class _QuickReads:
     """Read-only connections to a SQLite file, one per thread, that never wait on a lock."""
 
-    SQL = "SELECT updated_at, status, storage_key FROM media WHERE id = ?"
+    SQL = "SELECT updated_at, status, storage_key, visibility, publish_at FROM media WHERE id = ?"
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -741,9 +769,9 @@ class _QuickReads:
             raise Busy(str(exc)) from exc
         if not rows:
             return None
-        updated_at, status, storage_key = rows[0]
-        # As models.UTCDateTime reads it: SQLAlchemy's SQLite text form, naive UTC.
-        return Stamp(datetime.fromisoformat(updated_at).replace(tzinfo=UTC), status, storage_key)
+        updated_at, status, storage_key, visibility, publish_at = rows[0]
+        return Stamp(_utc(updated_at), status, storage_key, visibility,
+                     _utc(publish_at) if publish_at else None)  # fmt: skip
 
     def close(self) -> None:
         with self._lock:

@@ -29,6 +29,10 @@ TRACK_ORIGINS = ("uploaded", "aligned", "automatic", "edited")
 MACHINE_ORIGINS = ("aligned", "automatic")
 # The clip's machine-made captions: a job queued or running, or none made (with a reason).
 CAPTIONS_STATES = ("pending", "none")
+# Who may see a clip: anyone (listed), anyone with its URL (unlisted), or only the API token
+# and signed URLs (private). A clip with `publish_at` past is public whatever it says.
+VISIBILITIES = ("public", "unlisted", "private")
+LISTED_COLUMNS = ("created_at", "id", "title_key", "visibility", "publish_at")
 
 # Named constraints let later migrations alter them, SQLite batch mode included.
 NAMING_CONVENTION = {
@@ -59,6 +63,14 @@ def fold_title(text: str) -> str:
     """A title as the search compares it: Unicode lower case, folded once when it is written
     (a database function per row made every search a slow scan)."""
     return text.lower()
+
+
+def visibility_at(visibility: str, publish_at: datetime | None, now: datetime) -> str:
+    """A clip's visibility at `now`: public once its `publish_at` has come (the one rule:
+    the record, the list, the pages and the streams all ask it at read time)."""
+    if publish_at is not None and publish_at <= now:
+        return "public"
+    return visibility
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -99,9 +111,11 @@ class Media(Base):
         CheckConstraint(_one_of("status", STATUSES), name="status"),
         # Serves "newest first" pages (keyset: after a given created_at and id, which breaks
         # ties); with title_key in it, a title search scans this index alone, not the table.
-        Index("ix_media_created_at_id_title_key", "created_at", "id", "title_key"),
+        # Visibility in it too: the public list and its count still read the index alone.
+        Index("ix_media_created_at_id_title_key_visibility", *LISTED_COLUMNS),
         Index("ix_media_status", "status"),
         CheckConstraint(_one_of("captions_state", CAPTIONS_STATES), name="captions_state"),
+        CheckConstraint(_one_of("visibility", VISIBILITIES), name="visibility"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -135,6 +149,8 @@ class Media(Base):
     # The align/automatic jobs queued or running for the clip, one name per job: its captions
     # stay `pending` until the last one ends, and a restart on SQLite queues them again.
     captions_jobs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    visibility: Mapped[str] = mapped_column(String(16), default="public", server_default="public")
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # then public: an embargo
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -155,6 +171,9 @@ class Media(Base):
     def _fold(self, key: str, title: str) -> str:
         self.title_key = fold_title(title)
         return title
+
+    def visibility_at(self, now: datetime) -> str:
+        return visibility_at(self.visibility, self.publish_at, now)
 
     def __repr__(self) -> str:
         return f"<Media {self.id} {self.kind} {self.status} {self.title!r}>"
