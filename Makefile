@@ -13,7 +13,9 @@ SERVER ?= granian
 
 .PHONY: install system-packages run test lint fuzz bench clean
 
-install: system-packages $(STAMP) $(NODE_STAMP)
+PLAYER_BUNDLE := static/build/player.js
+
+install: system-packages $(STAMP) $(NODE_STAMP) $(PLAYER_BUNDLE)
 
 # ffmpeg/ffprobe, Chromium and npm from the system's packages.
 system-packages:
@@ -26,11 +28,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
-# axe-core for the browser tests; Plyr and media-chrome only as baselines for bench/payload_size.py.
+# axe-core for the browser tests; esbuild bundles the player; Plyr and media-chrome only as baselines for bench/payload_size.py.
 # No package needs an install script (all ship built files), so none runs.
 $(NODE_STAMP): package-lock.json | system-packages
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $(NODE_STAMP)
+
+# The player's modules in one script (esbuild from node_modules); rebuilt when any module changes.
+$(PLAYER_BUNDLE): $(wildcard static/player/*.js) scripts/build-player.sh $(NODE_STAMP)
+	scripts/build-player.sh
 
 run: install
 	$(BIN)/amps demo --if-empty --media-dir $(MEDIA_DIR)

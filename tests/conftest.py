@@ -82,6 +82,18 @@ def stored_files(media_dir: Path, *, posters: bool = True, temp: bool = True) ->
     )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The player bundle rebuilt when a module is newer (as `make install` does): the tests
+    always run the player's sources as they are now."""
+    bundle = ROOT / "static" / "build" / "player.js"
+    built = bundle.stat().st_mtime if bundle.exists() else 0.0
+    sources = [*(ROOT / "static" / "player").glob("*.js"), ROOT / "scripts" / "build-player.sh"]
+    if any(source.stat().st_mtime > built for source in sources):
+        import subprocess
+
+        subprocess.run([ROOT / "scripts" / "build-player.sh"], check=True)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop in this thread and a
     driver process alive for the session, which TestClient and the child-process checks

@@ -8,11 +8,20 @@ module under it is immutable; text assets are gzipped once at start-up.
 import gzip
 import hashlib
 import mimetypes
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 TEXT_TYPES = ("text/", "application/javascript", "application/json", "image/svg+xml")
 TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+# The player's modules bundled into one script by scripts/build-player.sh (`make install`).
+PLAYER_BUNDLE = "build/player.js"
+# String literals of the bundle that may be catalogue keys (`ctl.t("loading")`).
+LITERAL = re.compile(rb"""["'`]([a-z][a-z0-9_]*)["'`]""")
+
+
+class MissingBundle(RuntimeError):
+    """The player bundle was never built (a checkout without `make install`)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,16 @@ class Assets:
             tree.update(name.encode() + b"\0" + body)
             self.files[name] = self._asset(name, body)
         self.version = tree.hexdigest()[:12]
+        bundle = self.files.get(PLAYER_BUNDLE)
+        if root.is_dir() and bundle is None:
+            raise MissingBundle(
+                f"{root / PLAYER_BUNDLE} is missing: run `make install`, which builds the "
+                "player's script with esbuild (scripts/build-player.sh)."
+            )
+        # Only these catalogue keys are sent to the player: the strings its code can ask for.
+        self.player_literals = frozenset(
+            m.decode() for m in LITERAL.findall(bundle.body if bundle else b"")
+        )
 
     @staticmethod
     def _asset(name: str, body: bytes) -> Asset:

@@ -3,7 +3,7 @@
 import json
 import logging
 import math
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import cast
@@ -114,10 +114,14 @@ class PlayerView:
     def has_kind(self, kind: str) -> bool:
         return any(track.kind == kind for track in self.tracks)
 
-    def strings_json(self) -> str:
-        """The catalogue for the player script, as JSON (the template escapes it for HTML)."""
+    def strings_json(self, keys: Collection[str] | None = None) -> str:
+        """The catalogue for the player script, as JSON (the template escapes it for HTML);
+        with `keys`, only those strings (the ones the player's code can ask for)."""
+        strings = self.t.strings
+        if keys is not None:
+            strings = {key: text for key, text in strings.items() if key in keys}
         data: dict[str, object] = {"lang": self.t.code, "dir": self.t.dir}
-        data |= {"joiner": self.t.joiner, "strings": self.t.strings, "units": self.t.units}
+        data |= {"joiner": self.t.joiner, "strings": strings, "units": self.t.units}
         return json.dumps(data, ensure_ascii=False)
 
 

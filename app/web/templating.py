@@ -39,5 +39,6 @@ def make_templates(assets: Assets) -> Jinja2Templates:
     env.globals.update(
         asset=assets.url, shortcuts=SHORTCUTS, caption_options=CAPTION_OPTIONS, speeds=SPEEDS
     )
+    env.globals["player_strings"] = assets.player_literals
     env.filters.update(clock=format_duration, iso=iso_duration)
     return templates

@@ -30,6 +30,7 @@ export function enhance(root) {
   const ctl = new Controller(root);
   for (const control of CONTROLS) control(ctl);
   ctl.media.controls = false;
+  ctl.media.preload = "metadata"; // "none" in the page, so that nothing loads before this
   const links = ctl.$(".amps-file-links"); // the no-script links: the controls take over
   if (links) links.hidden = true;
   root.classList.add("amps-scripted");

@@ -8,11 +8,15 @@ export default function status(ctl) {
     clearTimeout(timer);
     region.textContent = key ? ctl.t(key) : "";
   };
-  const later = (key, still) => {
+  const later = (key, still, wait = 500) => {
     clearTimeout(timer);
-    timer = setTimeout(() => still() && say(key), 500);
+    timer = setTimeout(() => still() && say(key), wait);
   };
-  const loading = () => later("loading", () => media.readyState < 1);
+  // Counted from the page's start (or a new source's): on a slow link the reader has waited
+  // long before this script runs, and the media only starts loading once it has.
+  let since = 0;
+  media.addEventListener("emptied", () => (since = performance.now()));
+  const loading = () => later("loading", () => media.readyState < 1, since + 500 - performance.now());
 
   ctl.on("loadstart", loading);
   for (const type of ["waiting", "stalled"]) {

@@ -26,7 +26,7 @@ def player_script_off(new_page: Callable[..., Page], **options: Any) -> Page:
     JavaScript (its timers never fire), so the script is served empty instead."""
     page = new_page(**options)
     page.route(
-        "**/player/main.js", lambda route: route.fulfill(body="", content_type="text/javascript")
+        "**/build/player.js", lambda route: route.fulfill(body="", content_type="text/javascript")
     )
     return page
 
