@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from app.config import Settings
@@ -285,3 +286,26 @@ def test_probing_over_http_fetches_nothing_an_upload_names(
         trap.shutdown()
     assert response.status_code == 415, response.text
     assert hits == [] and stored(client) == []
+
+
+def test_redirect_mode_hands_off_a_private_clip_only_when_signed(
+    s3_settings: Settings, media_files: dict[str, Path]
+) -> None:
+    """The presigned redirect is a hand-off past which nothing is checked: a private clip's
+    stream and poster are judged (token or signed URL) before it, else 404 as unknown."""
+    settings = s3_settings.model_copy(
+        update={"s3_redirect": True, "signing_keys": SecretStr("k" * 32)}
+    )
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
+        record = upload(client, media_files["audio.ogg"], visibility="private").json()
+        stream = f"/media/{record['id']}/stream"
+        for method in ("GET", "HEAD"):
+            refused = client.request(method, stream, follow_redirects=False)
+            assert refused.status_code == 404 and "location" not in refused.headers
+        assert client.get(f"/media/{record['id']}/poster").status_code == 404
+        urls = client.post(f"/api/media/{record['id']}/signed-url", json={"ttl": 60}).json()
+        path = urls["stream"].removeprefix("http://testserver")
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 307
+        location = response.headers["location"]
+        assert httpx.get(location).content == media_files["audio.ogg"].read_bytes()

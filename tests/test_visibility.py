@@ -6,6 +6,7 @@ changes a clip's visibility makes its own clip from the shared file, or puts it 
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -24,6 +26,8 @@ from app.cli import ttl_seconds
 from app.config import Settings
 from app.main import create_app
 from app.streams.signing import Signer
+from tests.e2e.conftest import Server, free_port
+from tests.nginx import ACCEL_PREFIX, Nginx, have_nginx
 
 TOKEN = "visibility-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -399,3 +403,44 @@ def test_amps_sign_reads_ttl_with_units() -> None:
     for text in ("", "forever", "1w", "5", "31d", "-1h"):
         with pytest.raises(argparse.ArgumentTypeError):
             ttl_seconds(text)
+
+
+def test_behind_nginx_a_private_clip_is_handed_off_only_when_signed(
+    client: TestClient,
+    settings: Settings,
+    clips: dict[str, dict[str, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A real nginx (docs/nginx.conf) in front of `amps serve` with X-Accel-Redirect: amps
+    judges the request before nginx sends a byte, and the files are not reachable past it."""
+    assert have_nginx(), "nginx is needed: run `make install`"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMPS_")}
+    env |= {"AMPS_ACCEL_REDIRECT": ACCEL_PREFIX, "AMPS_SIGNING_KEYS": f"{NEW_KEY},{OLD_KEY}"}
+    env |= {"AMPS_API_TOKEN": TOKEN, "AMPS_RUN_JOBS": "false"}  # this module's app runs them
+    server = Server(media_dir=settings.media_dir, port=free_port(), env=env)
+    proxy = Nginx(tmp_path_factory.mktemp("nginx"), free_port(), 0, settings.media_dir)
+    private, public = clips["private"]["id"], clips["public"]["id"]
+    [stored] = [p for p in settings.media_dir.rglob("original.mp4") if private in p.parts]
+    data, relative = stored.read_bytes(), stored.relative_to(settings.media_dir).as_posix()
+    try:
+        server.start()
+        proxy.upstream_port = server.port
+        proxy.start()
+        with httpx.Client(base_url=proxy.url, timeout=30) as http:
+            for headers in ({}, {"Range": "bytes=0-99"}):
+                unsigned = http.get(f"/media/{private}/stream", headers=headers)
+                assert unsigned.status_code == 404 and unsigned.content != data[:100]
+                assert "x-accel-redirect" not in unsigned.headers
+            assert http.head(f"/media/{private}/stream").status_code == 404
+            urls = signed(client, private)
+            whole = http.get(local(urls["stream"]))
+            assert whole.status_code == 200 and whole.content == data
+            ranged = http.get(local(urls["stream"]), headers={"Range": "bytes=0-99"})
+            assert ranged.status_code == 206 and ranged.content == data[:100]
+            assert http.get(f"/media/{private}/stream", headers=AUTH).content == data
+            # nginx's internal location answers no client.
+            assert http.get(f"{ACCEL_PREFIX}{relative}").status_code == 404
+            assert http.get(f"/media/{public}/stream").status_code == 200  # handed to nginx
+    finally:
+        proxy.stop()
+        server.stop()
