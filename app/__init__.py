@@ -12,5 +12,6 @@ draws them); imports run down this list and never back up (tests/test_architectu
 - `speech`: captions from a clip's sound (script alignment, cue layout, speech models);
 - `media` (what a file holds and what ffmpeg makes of it), `streams` (how bytes leave);
 - `catalog` (the records), `storage` (the bytes);
-- `config` (settings), `errors` (the one refusal every layer may raise).
+- `config` (settings), `errors` (the one refusal every layer may raise), `metrics` (the
+  Prometheus counters every layer adds to).
 """

@@ -165,11 +165,34 @@ def serve(args: argparse.Namespace) -> int:
     settings = Settings()
     if models_refused(settings):
         return 1
+    _share_metrics(settings)
     if settings.server == "granian":
         _serve_granian(settings, args.log_level)
     else:
         _serve_uvicorn(settings, args.log_level)
     return 0
+
+
+def _share_metrics(settings: Settings) -> None:
+    """The workers write their counts to files in one folder, emptied first (an earlier run's
+    counts would add up), that any of them reads for /metrics; with AMPS_METRICS_PORT this
+    process serves them too. Set before any worker starts: prometheus_client reads it once."""
+    import atexit
+    import shutil
+    import tempfile
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = tempfile.mkdtemp(prefix="amps-metrics-")
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    from app.metrics import prepare_multiprocess_dir, registry
+
+    prepare_multiprocess_dir(path)
+    if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.host, registry=registry())
 
 
 def _serve_uvicorn(settings: Settings, log_level: str) -> None:

@@ -1,5 +1,6 @@
 """Settings: one pydantic-settings class, read from AMPS_* variables, overridden by CLI flags."""
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -8,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Schemes that name PostgreSQL without a driver, as Heroku, libpq and most hosts write them.
 _BARE_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+WEBHOOK_SECRET = re.compile(r"(whsec_)?[A-Za-z0-9+/]{16,}={0,2}")
 
 
 def normalize_database_url(url: str) -> str:
@@ -176,6 +178,49 @@ class Settings(BaseSettings):
         description="Whether a new clip (uploaded or imported) with no script gets automatic "
         "captions (speech recognition) queued, when a model for its language is installed.",
     )
+    webhook_urls: str = Field(
+        "",
+        description="Endpoints that receive clip.ready, clip.failed, clip.deleted and "
+        "captions.ready events, separated by commas; empty: no webhooks.",
+        pattern=r"^\s*(https?://[^\s,]+\s*(,\s*https?://[^\s,]+\s*)*)?$",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="The Standard Webhooks signing secret (`whsec_` and base64, e.g. "
+        "`whsec_$(openssl rand -base64 32)`); webhooks are sent only when it is set.",
+    )
+    webhook_timeout: float = Field(
+        10.0, gt=0, le=120, description="Seconds one webhook delivery may take."
+    )
+    webhook_max_response_bytes: int = Field(
+        64 * 1024, ge=0, description="Bytes of an endpoint's answer read at most (then cut)."
+    )
+    webhook_attempts: int = Field(
+        6, ge=1, le=20, description="Delivery attempts per event and endpoint, the first included."
+    )
+    webhook_retry_delay: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds before the second attempt; each later wait is 4 times the one "
+        "before (30 s, 2 min, 8 min, 32 min, 2 h 8 min with the defaults).",
+    )
+    webhook_retention: int = Field(
+        7 * 24 * 3600,
+        gt=0,
+        description="Seconds delivery attempts stay visible in GET /api/webhooks/deliveries.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port of AMPS_HOST too, without the token (keep the "
+        "port private); /metrics on the main port always needs the token (or loopback).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: one JSON object per log line, with the request id (from "
+        "X-Request-ID or made up, and sent back in that header).",
+    )
     host: str = Field("127.0.0.1", description="Address `amps serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `amps serve` listens on.")
 
@@ -194,6 +239,18 @@ class Settings(BaseSettings):
     @property
     def signing_key_list(self) -> list[str]:
         return _split_keys(self.signing_keys) if self.signing_keys else []
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_is_base64(cls, secret: SecretStr | None) -> SecretStr | None:
+        """Standard Webhooks secrets are base64; anything else would sign with garbage."""
+        if secret is not None and not WEBHOOK_SECRET.fullmatch(secret.get_secret_value()):
+            raise ValueError("give `whsec_` and at least 16 base64 characters")
+        return secret
+
+    @property
+    def webhook_url_list(self) -> list[str]:
+        return [url.strip() for url in self.webhook_urls.split(",") if url.strip()]
 
     @property
     def catalog_url(self) -> str:

@@ -20,7 +20,7 @@ LAYERS = [
     ("app.speech",),
     ("app.media", "app.streams"),
     ("app.catalog", "app.storage"),
-    ("app.config", "app.errors"),
+    ("app.config", "app.errors", "app.metrics"),
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 

@@ -20,10 +20,14 @@ from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.jobs.processing import TASKS, Processor, TryAgain
+from app.jobs.webhooks import Delivery
+from app.metrics import JOBS_QUEUED, timed_job
 
 log = logging.getLogger("amps")
 MAX_ATTEMPTS = 3
 STOP_POLL = 0.2  # seconds between looks at a stop request
+WEBHOOK_TASK = "webhook"  # one delivery attempt (app.jobs.webhooks), retried by re-queueing
+DEPTH_EVERY = 5.0  # seconds between counts of PostgreSQL's waiting jobs (the metric)
 
 
 async def until_set(event: threading.Event, timeout: float | None = None) -> bool:
@@ -42,8 +46,13 @@ def retry_delay(attempt: int) -> int:
 
 
 class JobQueue(Protocol):
+    processor: Processor
+
     def defer(self, task: str, media_id: str) -> None:
         """Queue `task` (one of processing.TASKS) for a clip; blocking, never runs it here."""
+
+    def defer_delivery(self, delivery: Delivery, delay: float) -> None:
+        """Queue a webhook delivery attempt to run `delay` seconds from now."""
 
     async def run(self) -> None:
         """Run queued jobs in this process until stop(); never cancel it instead (a cancel
@@ -69,7 +78,8 @@ def run_with_retries(processor: Processor, task: str, media_id: str, stop: threa
     """One job with its retries, in the calling thread (the in-process queues)."""
     for attempt in range(MAX_ATTEMPTS):
         try:
-            processor.run(task, media_id, final=attempt == MAX_ATTEMPTS - 1)
+            with timed_job(task):
+                processor.run(task, media_id, final=attempt == MAX_ATTEMPTS - 1)
             return
         except TryAgain as exc:
             log.info("%s of %s will run again: %s", task, media_id, exc)
@@ -83,9 +93,19 @@ class InlineQueue:
     def __init__(self, processor: Processor) -> None:
         self.processor = processor
         self._stop = threading.Event()
+        processor.webhooks.send = self.defer_delivery
 
     def defer(self, task: str, media_id: str) -> None:
         run_with_retries(self.processor, task, media_id, self._stop)
+
+    def defer_delivery(self, delivery: Delivery, delay: float) -> None:
+        """At once, in the caller, with its retries (as the clip's jobs here)."""
+        while not self._stop.wait(delay):
+            with timed_job(WEBHOOK_TASK):
+                wait = self.processor.webhooks.deliver(delivery)
+            if wait is None:
+                return
+            delivery, delay = delivery.next_attempt(), wait
 
     async def run(self) -> None:
         await until_set(self._stop)
@@ -94,7 +114,7 @@ class InlineQueue:
         self._stop.set()
 
     def close(self) -> None:
-        pass
+        self.processor.webhooks.close()
 
 
 class LocalQueue:
@@ -103,15 +123,35 @@ class LocalQueue:
     def __init__(self, processor: Processor, concurrency: int) -> None:
         self.processor = processor
         self.concurrency = concurrency
-        self._jobs: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[str, str] | Delivery] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._running = False
+        processor.webhooks.send = self.defer_delivery
 
     def defer(self, task: str, media_id: str) -> None:
         if not self._running:
             log.info("%s of %s waits for a server that runs jobs (AMPS_RUN_JOBS)", task, media_id)
             return
-        self._jobs.put((task, media_id))
+        self._put((task, media_id))
+
+    def defer_delivery(self, delivery: Delivery, delay: float) -> None:
+        """Held in memory: a restart loses the deliveries still waiting (SQLite's one box)."""
+        if self._stop.is_set():
+            return  # shutting down
+        if not self._running:
+            log.warning("%s to %s not sent: this server runs no jobs (AMPS_RUN_JOBS)",
+                        delivery.event, delivery.endpoint)  # fmt: skip
+        elif delay <= 0:
+            self._put(delivery)
+        else:
+            timer = threading.Timer(delay, self._put, args=(delivery,))
+            timer.daemon = True
+            timer.start()
+
+    def _put(self, job: tuple[str, str] | Delivery) -> None:
+        if not self._stop.is_set():
+            self._jobs.put(job)
+            JOBS_QUEUED.set(self._jobs.qsize())
 
     async def run(self) -> None:
         self._running = True
@@ -121,8 +161,6 @@ class LocalQueue:
         try:
             for media_id in await asyncio.to_thread(self.processor.pending):
                 self.defer("process", media_id)
-            for media_id, task in await asyncio.to_thread(self.processor.pending_captions):
-                self.defer(task, media_id)
             await until_set(self._stop)
         finally:
             self.stop()
@@ -130,13 +168,28 @@ class LocalQueue:
     def _work(self) -> None:
         while not self._stop.is_set():
             try:
-                task, media_id = self._jobs.get(timeout=1)
+                job = self._jobs.get(timeout=1)
             except queue.Empty:
                 continue
+            JOBS_QUEUED.set(self._jobs.qsize())
+            if isinstance(job, Delivery):
+                self._deliver(job)
+                continue
+            task, media_id = job
             try:
                 run_with_retries(self.processor, task, media_id, self._stop)
             except Exception:  # the thread must live on for the next job
                 log.exception("%s of %s failed; it runs again at the next start", task, media_id)
+
+    def _deliver(self, delivery: Delivery) -> None:
+        try:
+            with timed_job(WEBHOOK_TASK):
+                wait = self.processor.webhooks.deliver(delivery)
+        except Exception:  # the thread must live on for the next job
+            log.exception("delivery of %s failed", delivery.message_id)
+            return
+        if wait is not None:
+            self.defer_delivery(delivery.next_attempt(), wait)
 
     def stop(self) -> None:
         self._running = False
@@ -144,6 +197,7 @@ class LocalQueue:
 
     def close(self) -> None:
         self.stop()
+        self.processor.webhooks.close()
 
 
 def libpq_url(catalog_url: str) -> str:
@@ -163,16 +217,31 @@ def procrastinate_app(connector: Any, processor: Processor) -> Any:
     )
     for name in TASKS:
         app.task(name=name, pass_context=True, retry=strategy)(_task(processor, name))
+    app.task(name=WEBHOOK_TASK)(_delivery_task(processor))
     return app
 
 
 def _task(processor: Processor, name: str) -> Any:
     def run(context: Any, media_id: str) -> None:
         final = context.job.attempts >= MAX_ATTEMPTS - 1
-        processor.run(name, media_id, final=final)
+        with timed_job(name):
+            processor.run(name, media_id, final=final)
 
     run.__name__ = name
     return run
+
+
+def _delivery_task(processor: Processor) -> Any:
+    """One attempt; a failed one queues the next itself (the back-off is the webhooks')."""
+
+    def webhook(**job: Any) -> None:
+        delivery = Delivery(**job)
+        with timed_job(WEBHOOK_TASK):
+            wait = processor.webhooks.deliver(delivery)
+        if wait is not None and processor.webhooks.send is not None:
+            processor.webhooks.send(delivery.next_attempt(), wait)
+
+    return webhook
 
 
 class PostgresQueue:
@@ -185,6 +254,7 @@ class PostgresQueue:
         self._deferrer: Any = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        processor.webhooks.send = self.defer_delivery
 
     def _opened_deferrer(self) -> Any:
         from procrastinate import SyncPsycopgConnector
@@ -200,6 +270,12 @@ class PostgresQueue:
         # finds the work done and ends at once. (No queueing_lock: it would stop a stalled
         # job from going back into the queue while its twin waits there.)
         self._opened_deferrer().configure_task(task, lock=media_id).defer(media_id=media_id)
+
+    def defer_delivery(self, delivery: Delivery, delay: float) -> None:
+        task = self._opened_deferrer().configure_task(
+            WEBHOOK_TASK, schedule_in={"seconds": max(0, round(delay))}
+        )
+        task.defer(**delivery.as_job())
 
     def _requeue_pending(self, queued: set[str]) -> None:
         for media_id in self.processor.pending():
@@ -241,6 +317,7 @@ class PostgresQueue:
             )
             running = asyncio.create_task(worker.run())
             rescuer = asyncio.create_task(self._rescue_stalled(app, stalled))
+            counter = asyncio.create_task(self._count_waiting(app))
             stopped = asyncio.create_task(until_set(self._stop))
             await asyncio.wait([running, stopped], return_when=asyncio.FIRST_COMPLETED)
             self._stop.set()
@@ -248,8 +325,19 @@ class PostgresQueue:
             while not running.done():
                 worker.stop()
                 await asyncio.wait([running], timeout=0.5)
-            await asyncio.wait([rescuer, stopped])
+            await asyncio.wait([rescuer, stopped, counter])
             running.result()
+
+    async def _count_waiting(self, app: Any) -> None:
+        """Keep the queue-depth metric: the jobs waiting now, every DEPTH_EVERY seconds."""
+        while True:
+            try:
+                queues = await app.job_manager.list_queues_async(status="todo")
+                JOBS_QUEUED.set(sum(row["todo"] for row in queues))
+            except Exception:  # the database may be briefly away: count at the next round
+                log.debug("could not count the waiting jobs", exc_info=True)
+            if await until_set(self._stop, DEPTH_EVERY):
+                return
 
     async def _rescue_stalled(self, app: Any, stalled: float) -> None:
         """Put the jobs of workers silent for `stalled` seconds back in the queue."""
@@ -270,3 +358,4 @@ class PostgresQueue:
             if self._deferrer is not None:
                 self._deferrer.close()
                 self._deferrer = None
+        self.processor.webhooks.close()
