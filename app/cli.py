@@ -261,7 +261,7 @@ def import_dir(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from app.demo import add_demo
+    from app.demo import add_demo, add_speech_demo
 
     library = _library(args)
     if args.if_empty and library.catalog.list(limit=1)[1]:
@@ -269,6 +269,13 @@ def demo(args: argparse.Namespace) -> int:
         return 0
     media = add_demo(library)
     print(f"added the demo clip {media.id}: /media/{media.id}")
+    speech = add_speech_demo(library)
+    if speech is None:
+        print("espeak-ng is not installed: no spoken demo clip (make install installs it)")
+        return 0
+    made = [t.label for t in speech.tracks if t.kind == "captions"]
+    captions = f"{made[0]} captions" if made else f"captions {speech.captions_state or 'none'}"
+    print(f"added the spoken demo clip {speech.id} ({captions}): /media/{speech.id}")
     return 0
 
 
@@ -349,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
     add.set_defaults(func=import_dir)
 
-    make = commands.add_parser("demo", help="add the demo clip (with captions)")
+    make = commands.add_parser(
+        "demo", help="add the demo clips (with captions; one spoken, its captions aligned)"
+    )
     make.add_argument("--media-dir", **media_dir)  # type: ignore[arg-type]
     make.add_argument("--if-empty", action="store_true", help="only when the library is empty")
     make.set_defaults(func=demo)

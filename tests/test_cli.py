@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,18 +58,34 @@ def test_import_adds_media_and_skips_the_rest(media_files: dict[str, Path], tmp_
     assert total == 2 and {m.kind for m in items} == {"audio", "video"}
 
 
-def test_demo_makes_a_captioned_clip_once(tmp_path: Path) -> None:
+def test_demo_makes_captioned_clips_once(tmp_path: Path) -> None:
+    from app.demo import NEWS_SCRIPT, SPEECH_TITLE
+    from tests.speech import check_cue_rules
+
     library = tmp_path / "library"
     first = amps("demo", "--if-empty", "--media-dir", str(library))
     assert first.returncode == 0, first.stderr
+    assert "(English (aligned) captions)" in first.stdout
     again = amps("demo", "--if-empty", "--media-dir", str(library))
     assert "already has clips" in again.stdout
-    [clip], total = Catalog(Settings(media_dir=library).catalog_url).list()
-    assert total == 1 and clip.kind == "video" and abs(clip.duration - LENGTH) < 0.1
+    items, total = Catalog(Settings(media_dir=library).catalog_url).list()
+    assert total == 2
+    clip = next(m for m in items if m.title != SPEECH_TITLE)
+    assert clip.kind == "video" and abs(clip.duration - LENGTH) < 0.1
     [track] = clip.tracks
     assert (track.kind, track.srclang) == ("captions", "en")
     vtt = LocalStorage(library).local_path(track.storage_key).read_text()
     assert vtt.startswith("WEBVTT") and "-->" in vtt
+    # The spoken news item: its script aligned to espeak-ng's speech by the align job.
+    spoken = next(m for m in items if m.title == SPEECH_TITLE)
+    assert spoken.status == "ready" and 15 < spoken.duration < 25
+    [aligned] = spoken.tracks
+    assert (aligned.kind, aligned.origin) == ("captions", "aligned")
+    assert aligned.label == "English (aligned)"
+    cues = check_cue_rules(LocalStorage(library).local_path(aligned.storage_key).read_text())
+    said = re.findall(r"[a-z]+", " ".join(cue.text for cue in cues).lower())
+    assert said == re.findall(r"[a-z]+", NEWS_SCRIPT.lower())  # every word, in order
+    assert cues[-1].end > 0.8 * spoken.duration  # timed across the clip, not bunched up
 
 
 def test_import_and_demo_go_to_the_object_store_when_one_is_set(
@@ -89,8 +106,8 @@ def test_import_and_demo_go_to_the_object_store_when_one_is_set(
     settings = Settings(media_dir=library, **{k[5:].lower(): v for k, v in env.items()})  # type: ignore[arg-type]
     items, total = Catalog(settings.catalog_url).list()
     storage = S3Storage(settings)
-    assert total == 2 and all(storage.exists(m.storage_key) for m in items)
-    [track] = next(m for m in items if m.tracks).tracks
+    assert total == 3 and all(storage.exists(m.storage_key) for m in items)
+    [track] = next(m for m in items if m.tracks and m.tracks[0].origin == "uploaded").tracks
     assert storage.read_bytes(track.storage_key).startswith(b"WEBVTT")
     assert (
         sorted(
