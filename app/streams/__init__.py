@@ -3,5 +3,6 @@ one place a range is answered), files kept open for the fast path in front of Fa
 (`open_files`, `fastpath`), objects streamed or redirected from S3 (`objects`), and
 `delivery`, which serves a stored key from whichever store holds it.
 
-Imports `app.catalog`, `app.storage` and `app.config`; never pages, the API or jobs.
+Imports `app.catalog`, `app.storage`, `app.config` and `app.metrics` (the fast path counts its
+answers); never pages, the API or jobs.
 """
