@@ -27,6 +27,7 @@ from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, ErrorLog, screenshot
 from tests.e2e.conftest import Server, free_port
 
 TRACKS_ROUTE = "/api/media/{media_id}/tracks"
+SIGNING_KEY = "browser-tests-signing-key-" + "k" * 16
 CAPTIONS_VTT = """WEBVTT
 
 00:00:00.000 --> 00:00:04.000
@@ -180,6 +181,7 @@ def delete_clip_file(media_dir: Path, clip: Clip) -> None:
 @pytest.fixture(scope="session")
 def browser_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMPS_")}
+    env["AMPS_SIGNING_KEYS"] = SIGNING_KEY  # for signed embeds of private clips
     media_dir = tmp_path_factory.mktemp("browser") / "media"
     running = Server(media_dir=media_dir, port=free_port(), env=env)
     running.start()
