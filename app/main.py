@@ -13,10 +13,7 @@ from app.api import problems
 from app.api.limits import BodyLimit, upload_limiter
 from app.api.resumable import ResumableUploads
 from app.api.routes import health, media, scripts, tracks, uploads_tus, versions
-from app.api.routes import metrics as metrics_api
-from app.api.routes import webhooks as webhooks_api
 from app.api.routes.signed_urls import router as signed_urls_router
-from app.api.telemetry import RequestIds, RequestMetrics, log_json_lines
 from app.catalog.database import Catalog
 from app.config import Settings
 from app.jobs.processing import Processor
@@ -42,6 +39,7 @@ from app.web.page_cache import (
 from app.web.routes import (
     docs,
     editor,
+    hls,
     oembed,
     pages,
     playable,
@@ -133,12 +131,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(uploads_tus.router)
     app.include_router(scripts.router)
-    app.include_router(webhooks_api.router)
-    app.include_router(metrics_api.router)
     app.include_router(signed_urls_router)
     app.include_router(editor.router)
     app.include_router(versions.router)
     app.include_router(version_streams.router)
+    app.include_router(hls.router)
     app.add_middleware(BodyLimit, read_timeout=settings.upload_read_timeout)
     # A redirected stream comes from the store: the player's pages must allow its origin.
     media_origins = [storage.public_origin] if isinstance(storage, S3Storage) else []
@@ -147,8 +144,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         embed_origins=settings.embed_origin_list,
         media_origins=media_origins if settings.s3_redirect else [],
     )
-    # Inside the fast path, which counts its own answers (a counter, not a middleware).
-    app.add_middleware(RequestMetrics)
     # Outermost: a stream request it can answer never reaches routing and the middleware above.
     app.add_middleware(
         StreamFastPath,
@@ -159,7 +154,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         accel_redirect=settings.accel_redirect,
     )
-    if settings.log_format == "json":
-        log_json_lines()
-        app.add_middleware(RequestIds)  # every answer, the fast path's too, carries its id
     return app

@@ -80,3 +80,23 @@ def truncate(source: Path, target: Path, fraction: float = 0.5) -> Path:
 
 def have_ffmpeg() -> bool:
     return shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
+
+
+LADDER_LENGTH = 33  # over the ladder's 30 s minimum, a few keyframe intervals past it
+
+
+def ladder_clip(directory: Path) -> Path:
+    """A 33 s 720p clip with sound, cheap to encode (few frames, low bitrate): the one video
+    whose rendition ladder the tests make (once per machine; later runs reuse it)."""
+    target = directory / "ladder-720p.mp4"
+    if not target.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = directory / "partial-ladder-720p.mp4"
+        ffmpeg(
+            "-f", "lavfi", "-i", f"testsrc=size=1280x720:rate=6:duration={LADDER_LENGTH}",
+            "-f", "lavfi", "-i", f"sine=frequency=440:duration={LADDER_LENGTH}",
+            "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "150k", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "32k", "-shortest", "-movflags", "+faststart", str(partial),
+        )  # fmt: skip
+        partial.rename(target)
+    return target

@@ -35,6 +35,11 @@ class MediaUrls(BaseModel):
     poster: str
     oembed: str
     api: str
+    hls: str | None = Field(
+        None,
+        description="HLS master playlist over the clip's renditions (byte-range media "
+        "playlists), when it has a rendition ladder.",
+    )
 
 
 class TrackPublic(BaseModel):
@@ -61,6 +66,16 @@ class VersionPublic(BaseModel):
     mime_type: str = Field(examples=["video/mp4"], description="The type of what `url` serves.")
     size: int = Field(description="The uploaded file's size in bytes.")
     url: str = Field(description="The version as browsers play it (byte ranges as a stream).")
+
+
+class RenditionPublic(BaseModel):
+    name: str = Field(examples=["360p"], description="`240p`, `360p`, `720p`, or `audio`.")
+    height: int | None = Field(None, examples=[360], description="None for the audio alone.")
+    width: int | None = Field(None, examples=[640])
+    bitrate: int = Field(examples=[512000], description="Bits per second, as measured.")
+    size: int = Field(examples=[2122827])
+    mime_type: str = Field(examples=["video/mp4"])
+    url: str = Field(description="The file (fragmented MP4; byte ranges as a stream).")
 
 
 class CaptionsStatus(BaseModel):
@@ -106,6 +121,11 @@ class MediaPublic(BaseModel):
     publish_at: datetime | None = Field(None, description=PUBLISH_AT_HELP)
     versions: list[VersionPublic] = Field(
         [], description="A described version and a sign-language video, where it has them."
+    )
+    renditions: list[RenditionPublic] = Field(
+        [],
+        description="The rendition ladder (H.264/AAC at 240p/360p/720p, never above the "
+        "original, and the audio alone), for videos over 360p and 30 s once it is made.",
     )
     urls: MediaUrls
 
@@ -168,23 +188,3 @@ class ProblemDetail(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "failing"]
     checks: dict[str, bool]
-
-
-class WebhookAttempt(BaseModel):
-    """One attempt to deliver a webhook event to one configured endpoint."""
-
-    id: int
-    message_id: str = Field(description="The `webhook-id` sent: the same on every attempt.")
-    event: Literal["clip.ready", "clip.failed", "clip.deleted", "captions.ready"]
-    media_id: str | None
-    endpoint: str
-    attempt: int = Field(description="1 for the first attempt, 2 for the first retry, ...")
-    status_code: int | None = Field(description="The endpoint's answer; null when none came.")
-    error: str | None = Field(description="Why no answer came (time-out, refused connection).")
-    duration: float = Field(description="Seconds the attempt took.")
-    attempted_at: datetime
-
-
-class WebhookAttemptPage(BaseModel):
-    items: list[WebhookAttempt]
-    next: str | None = Field(None, description="URL of the next (older) page, if there is one.")

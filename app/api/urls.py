@@ -4,8 +4,15 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
-from app.api.schemas import CaptionsStatus, MediaPublic, MediaUrls, TrackPublic, VersionPublic
-from app.catalog.models import Media, Version, utcnow
+from app.api.schemas import (
+    CaptionsStatus,
+    MediaPublic,
+    MediaUrls,
+    RenditionPublic,
+    TrackPublic,
+    VersionPublic,
+)
+from app.catalog.models import Media, Version, rendition_file, utcnow
 from app.media.durations import format_duration
 
 # Building request.base_url costs more than a cached page view: remembered per the parts of
@@ -30,10 +37,14 @@ def base_url(request: Request, public_url: str | None) -> str:
     return base
 
 
-def media_urls(base: str, media_id: str, *, rendition: bool = False) -> MediaUrls:
-    """`playable` is what a browser should play: the web rendition when the clip has one."""
+def media_urls(
+    base: str, media_id: str, *, rendition: bool = False, ladder: bool = False
+) -> MediaUrls:
+    """`playable` is what a browser should play: the web rendition when the clip has one;
+    `hls` the master playlist of its ladder, when it has one."""
     watch = f"{base}/media/{media_id}"
     return MediaUrls(
+        hls=f"{watch}/hls/master.m3u8" if ladder else None,
         stream=f"{watch}/stream",
         playable=f"{watch}/playable" if rendition else f"{watch}/stream",
         download=f"{watch}/stream?download=1",
@@ -78,8 +89,24 @@ def captions_status(media: Media) -> CaptionsStatus:
     return CaptionsStatus(state="none", reason=media.captions_reason or NO_CAPTIONS)
 
 
+def rendition_url(base: str, media_id: str, name: str) -> str:
+    return f"{base}/media/{media_id}/renditions/{rendition_file(name)}"
+
+
+def renditions_public(media: Media, base: str) -> list[RenditionPublic]:
+    return [
+        RenditionPublic(
+            name=r.name, height=r.height, width=r.width, bitrate=r.bitrate, size=r.size,
+            mime_type=r.mime_type, url=rendition_url(base, media.id, r.name),
+        )
+        for r in media.renditions
+    ]  # fmt: skip
+
+
 def public_record(media: Media, base: str) -> MediaPublic:
-    urls = media_urls(base, media.id, rendition=media.playable_key is not None)
+    urls = media_urls(
+        base, media.id, rendition=media.playable_key is not None, ladder=bool(media.renditions)
+    )
     tracks = [
         TrackPublic(
             id=t.id,
@@ -117,5 +144,6 @@ def public_record(media: Media, base: str) -> MediaPublic:
         visibility=media.visibility_at(utcnow()),
         publish_at=media.publish_at,
         versions=[version_public(v, base) for v in media.versions],
+        renditions=renditions_public(media, base),
         urls=urls,
     )

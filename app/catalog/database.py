@@ -8,7 +8,7 @@ import secrets
 import sqlite3
 import threading
 import zlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,12 +41,12 @@ from app.catalog.models import (
     STATUSES,
     VISIBILITIES,
     Media,
+    Rendition,
     ResumableUpload,
     StorageReservation,
     Track,
     UploadStart,
     Version,
-    WebhookDelivery,
     fold_title,
     utcnow,
     visibility_at,
@@ -486,6 +486,22 @@ class Catalog:
                 media.updated_at = utcnow()
         return version
 
+    def put_renditions(self, media_id: str, renditions: Sequence[Rendition]) -> tuple[str, ...]:
+        """Record the clip's rendition ladder in place of the one it had; returns the storage
+        keys no longer referred to (the caller's to remove). UnknownMedia when it is gone."""
+        with self._write() as session, session.begin():
+            media = session.get(Media, media_id)
+            if media is None:
+                raise UnknownMedia(media_id)
+            kept = {r.storage_key for r in renditions}
+            old = tuple(r.storage_key for r in media.renditions if r.storage_key not in kept)
+            for earlier in list(media.renditions):
+                session.delete(earlier)
+            session.flush()
+            session.add_all(renditions)
+            media.updated_at = utcnow()  # records and pages list the renditions
+        return old
+
     def record_version(self, media_id: str, role: str, **fields: object) -> Version | None:
         """Keep the web-playable copy a job made of a version; None when it is gone."""
         with self._write() as session, session.begin():
@@ -596,6 +612,8 @@ class Catalog:
             select(Track.storage_key),
             select(Track.machine_key).where(Track.machine_key.is_not(None)),
             select(Version.storage_key),
+            select(Rendition.storage_key),
+            select(Rendition.playlist_key),
         )
         with self._read() as session:
             return set(session.scalars(keys))
@@ -642,24 +660,6 @@ class Catalog:
     def resumable_ids(self) -> set[str]:
         with self._read() as session:
             return set(session.scalars(select(ResumableUpload.id)))
-
-    # Webhook delivery attempts, newest first; the old ones go as new ones come.
-
-    def add_delivery(self, attempt: WebhookDelivery, keep_for: float) -> WebhookDelivery:
-        """Record one attempt and drop those older than `keep_for` seconds."""
-        with self._write() as session, session.begin():
-            session.add(attempt)
-            cutoff = utcnow() - timedelta(seconds=keep_for)
-            session.execute(delete(WebhookDelivery).where(WebhookDelivery.attempted_at < cutoff))
-        return attempt
-
-    def deliveries(self, limit: int, before: int | None = None) -> tuple[WebhookDelivery, ...]:
-        """Attempts newest first; `before`: only those recorded before the one with that id."""
-        query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
-        if before is not None:
-            query = query.where(WebhookDelivery.id < before)
-        with self._read() as session:
-            return tuple(session.scalars(query))
 
     @contextlib.contextmanager
     def resumable_lock(self, upload_id: str) -> Iterator[bool]:

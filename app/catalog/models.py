@@ -166,6 +166,12 @@ class Media(Base):
         lazy="selectin",
         passive_deletes=True,
     )
+    renditions: Mapped[list["Rendition"]] = relationship(
+        cascade="all, delete-orphan",
+        order_by="Rendition.height.asc().nulls_last()",
+        lazy="selectin",
+        passive_deletes=True,
+    )
 
     @validates("title")
     def _fold(self, key: str, title: str) -> str:
@@ -242,6 +248,43 @@ class Version(Base):
         return f"<Version {self.role} of {self.media_id}>"
 
 
+def rendition_file(name: str) -> str:
+    """A ladder file's name in its URL: `720p.mp4`, `audio.m4a` (the audio alone)."""
+    return "audio.m4a" if name == "audio" else f"{name}.mp4"
+
+
+class Rendition(Base):
+    """One file of a clip's rendition ladder (app.jobs.ladder): a video height in fragmented
+    MP4 with one global index, or the audio alone ("listen only", height NULL)."""
+
+    __tablename__ = "renditions"
+
+    media_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("media.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)  # "240p", ..., "audio"
+    height: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    bitrate: Mapped[int] = mapped_column(BigInteger)  # bits per second, as measured
+    peak_bitrate: Mapped[int] = mapped_column(BigInteger)  # of its busiest segment (HLS BANDWIDTH)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime_type: Mapped[str] = mapped_column(String(255))
+    codecs: Mapped[str] = mapped_column(String(255))  # RFC 6381, for HLS CODECS=
+    storage_key: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Its HLS media playlist (byte ranges from the file's index), stored beside it.
+    playlist_key: Mapped[str] = mapped_column(String(255))
+    duration: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def file(self) -> str:
+        return rendition_file(self.name)
+
+    def __repr__(self) -> str:
+        return f"<Rendition {self.name} of {self.media_id}>"
+
+
 UPLOAD_STATES = ("open", "done", "expired")
 
 
@@ -300,24 +343,3 @@ class StorageReservation(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     storage_key: Mapped[str | None] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class WebhookDelivery(Base):
-    """One attempt to deliver a webhook event to one endpoint, kept for the retention period.
-
-    `message_id` is the Standard Webhooks `webhook-id`, the same on every attempt of an event
-    (receivers use it to drop duplicates); `id` grows, so newest first is `id` descending."""
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_attempted_at", "attempted_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(64))
-    event: Mapped[str] = mapped_column(String(32))
-    media_id: Mapped[str | None] = mapped_column(String(32))
-    endpoint: Mapped[str] = mapped_column(Text)
-    attempt: Mapped[int] = mapped_column(Integer)
-    status_code: Mapped[int | None] = mapped_column(Integer)  # None: no answer (see error)
-    error: Mapped[str | None] = mapped_column(Text)
-    duration: Mapped[float] = mapped_column(Float)  # seconds
-    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.catalog.database import Catalog, UnknownMedia
 from app.catalog.models import Media, Track, Version
 from app.config import Settings
-from app.jobs.webhooks import Webhooks
+from app.jobs.ladder import store_ladder, wants_ladder
 from app.media.captions import track_label
 from app.media.posters import PosterError, poster_name, stored_poster
 from app.media.probe import ProbeError, ProbeTimeout, ToolMissing, probe_file, probe_url
@@ -29,7 +29,6 @@ from app.media.renditions import (
     make_rendition,
     rendition_name,
 )
-from app.metrics import CLIPS_FAILED
 from app.speech.models import ModelError
 from app.speech.tracks import SpeechTimeout, aligned_track_isolated, automatic_track_isolated
 from app.storage.base import MissingKey, RemoteFile, Storage, StorageError, media_key
@@ -88,7 +87,6 @@ class Processor:
         self.settings = settings
         self.catalog = catalog
         self.storage = storage
-        self.webhooks = Webhooks(settings, catalog)
 
     def run(self, task: str, media_id: str, *, final: bool = True) -> None:
         """Run one job; TryAgain when it should run again (never when `final`)."""
@@ -108,12 +106,12 @@ class Processor:
             self._transient_as_try_again(work, media)
         except JobFailed as exc:
             log.warning("%s of %s failed: %s", task, media_id, exc)
-            self._fail(media_id, str(exc))
+            self.catalog.record_processing(media_id, status="failed", status_reason=str(exc))
         except TryAgain as exc:
             if not final:
                 raise
             log.warning("%s of %s failed at its last attempt: %s", task, media_id, exc)
-            self._fail(media_id, str(exc))
+            self.catalog.record_processing(media_id, status="failed", status_reason=str(exc))
 
     def pending(self) -> tuple[str, ...]:
         """Clips whose processing has not ended (a restart re-queues them)."""
@@ -142,10 +140,37 @@ class Processor:
     def _process(self, media: Media) -> None:
         source = self._checked_source(media)
         fields: dict[str, object] = {}
+        ladder = wants_ladder(media)
         if media.playable_key is None and not browsers_play(media.mime_type, media.codecs):
-            fields = self._store_rendition(media, source)
+            # A clip with a ladder plays its top rendition where browsers need a copy.
+            make = self._playable_ladder if ladder else self._store_rendition
+            fields, ladder = make(media, source), False
         self._make_poster(media, source)
         self._finish(media, status="ready", status_reason=None, **fields)
+        if ladder:  # the clip plays meanwhile: its renditions are made after it is ready
+            self._ladder_after_ready(media, source)
+
+    def _playable_ladder(self, media: Media, source: Path | str) -> dict[str, object]:
+        timeout = self.settings.transcode_timeout
+        try:
+            made = store_ladder(self.catalog, self.storage, media, source, timeout)
+        except RenditionError as exc:
+            raise JobFailed(str(exc)) from exc
+        except UnknownMedia:
+            return {}  # deleted meanwhile: _finish finds it gone
+        top = made[0]
+        return {"playable_key": top.storage_key, "playable_mime_type": top.mime_type,
+                "playable_size": top.size, "playable_sha256": top.sha256}  # fmt: skip
+
+    def _ladder_after_ready(self, media: Media, source: Path | str) -> None:
+        """A ladder is a nicety for a clip that plays as it is: without one it still plays."""
+        timeout = self.settings.transcode_timeout
+        try:
+            store_ladder(self.catalog, self.storage, media, source, timeout)
+        except UnknownMedia:
+            return
+        except (RenditionError, ProbeTimeout, StorageError, SQLAlchemyError, OSError) as exc:
+            log.warning("no rendition ladder for %s: %s", media.id, exc)
 
     def _reprobe(self, media: Media) -> None:
         source = self._checked_source(media)
@@ -259,16 +284,8 @@ class Processor:
         except PosterError as exc:
             log.warning("no poster for %s: %s", media.id, exc)
 
-    def _fail(self, media_id: str, reason: str) -> None:
-        if self.catalog.record_processing(media_id, status="failed", status_reason=reason):
-            CLIPS_FAILED.inc()
-            self.webhooks.emit("clip.failed", media_id, status="failed", reason=reason)
-
     def _finish(self, media: Media, **fields: object) -> None:
-        done = self.catalog.record_processing(media.id, **fields)
-        if done is not None:
-            self.webhooks.emit("clip.ready", media.id, status=done.status, title=done.title)
-        else:
+        if self.catalog.record_processing(media.id, **fields) is None:
             # Deleted while we worked: what we stored under its id goes too.
             keys = [media_key(media.id, poster_name(media.kind))]
             if isinstance(fields.get("playable_key"), str):
@@ -346,8 +363,6 @@ class Processor:
             media.id, kind="captions", srclang=language, label=label, origin=origin, reviewed=False
         )
         store_track(self.storage, self.catalog, track, vtt)
-        self.webhooks.emit("captions.ready", media.id, track=track.id, srclang=language,
-                           origin=origin)  # fmt: skip
         for old in earlier:
             if self.catalog.delete_track(media.id, old.id) is not None:
                 self.storage.delete(old.storage_key)

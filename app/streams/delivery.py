@@ -6,7 +6,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.catalog.models import Media
+from app.catalog.models import Media, Rendition
 from app.storage.base import MissingKey, Storage
 from app.storage.s3 import S3Storage
 from app.streams.objects import object_response
@@ -16,6 +16,17 @@ from app.streams.ranges import Validators, stream_file
 def record_validators(media: Media) -> Validators:
     """A clip's validators from its record: no trip to the store to judge a condition."""
     return Validators(media.sha256, math.floor(media.created_at.timestamp()), media.size)
+
+
+def rendition_validators(rendition: Rendition) -> Validators:
+    """A ladder file's validators from its record (the fast path judges by the same)."""
+    made = math.floor(rendition.created_at.timestamp())
+    return Validators(rendition.sha256, made, rendition.size)
+
+
+def find_rendition(media: Media, file: str) -> Rendition | None:
+    """The ladder file named in a URL (`720p.mp4`, `audio.m4a`)."""
+    return next((r for r in media.renditions if r.file == file), None)
 
 
 async def stored_response(

@@ -28,6 +28,7 @@ from app.catalog.database import Catalog
 from app.catalog.models import Media
 from app.storage.base import StorageError
 from app.storage.local import LocalStorage
+from app.streams.delivery import find_rendition, rendition_validators
 from app.streams.ranges import Validators
 
 MAX_OPEN = 256  # descriptors held at most; the least recently used goes first
@@ -71,12 +72,18 @@ class OpenFile:
 
 
 def open_clip(catalog: Catalog, storage: LocalStorage, media_id: str) -> OpenFile | None:
-    """The clip's file opened, or None when there is none to serve here (the route decides)."""
+    """The clip's file opened, or None when there is none to serve here (the route decides).
+    `media_id` may name a file of its ladder: `ID/720p.mp4`."""
+    media_id, _, file = media_id.partition("/")
     try:
         media = catalog.get(media_id)
         if media is None:
             return None
-        path = storage.local_path(media.storage_key)
+        rendition = find_rendition(media, file) if file else None
+        if file and rendition is None:
+            return None
+        key = rendition.storage_key if rendition else media.storage_key
+        path = storage.local_path(key)
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except (SQLAlchemyError, StorageError, OSError):
         return None  # the route gives the same request its 404 or 503
@@ -89,12 +96,14 @@ def open_clip(catalog: Catalog, storage: LocalStorage, media_id: str) -> OpenFil
         os.close(fd)
         return None
     validators = Validators(media.sha256, math.floor(info.st_mtime), info.st_size)
+    if rendition is not None:
+        validators = rendition_validators(rendition)
     return OpenFile(
         media_id,
         fd,
         path,
         path.relative_to(storage.root).as_posix(),
-        media.mime_type,
+        rendition.mime_type if rendition else media.mime_type,
         validators,
         info.st_mtime_ns,
         expires=0.0,  # set by the cache that keeps it
