@@ -129,12 +129,24 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (as logging's last resort does)."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: object) -> None:
+        pass
+
+
 def log_json_lines() -> None:
     """Send the `amps` loggers' records (INFO and up) to stderr as JSON lines."""
     logger = logging.getLogger("amps")
     if any(isinstance(h.formatter, JsonLines) for h in logger.handlers):
         return  # a second app in the same process
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(JsonLines())
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
