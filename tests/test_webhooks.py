@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from app.config import Settings
 from app.jobs.webhooks import retry_delay
 from app.main import create_app
+from tests import pg
 from tests.conftest import wait_processed
 from tests.e2e.conftest import free_port
 
@@ -81,9 +82,24 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def hooked(tmp_path: Path, receiver: Receiver) -> Iterator[TestClient]:
+    yield from hooked_app(tmp_path, receiver, None)
+
+
+@pytest.fixture
+def hooked_pg(tmp_path: Path, receiver: Receiver) -> Iterator[TestClient]:
+    """Deliveries as procrastinate jobs, run by the server's own worker."""
+    pg.require_server()
+    with pg.fresh_schema() as schema:
+        yield from hooked_app(tmp_path, receiver, pg.url(schema))
+
+
+def hooked_app(
+    tmp_path: Path, receiver: Receiver, database_url: str | None
+) -> Iterator[TestClient]:
     base = f"http://127.0.0.1:{receiver.server_address[1]}"
     settings = Settings(
         media_dir=tmp_path / "media",
+        database_url=database_url,
         api_token=TOKEN,
         webhook_urls=",".join(f"{base}/{path}" for path in ("ok", "flaky", "slow", "huge")),
         webhook_secret=SECRET,
@@ -202,3 +218,20 @@ def test_deliveries_need_the_token_and_page_newest_first(hooked: TestClient) -> 
     assert ids == sorted(ids, reverse=True)
     rest = hooked.get(first["next"], headers=AUTH).json()
     assert all(item["id"] < ids[-1] for item in rest["items"])
+
+
+def test_postgresql_queues_each_attempt_as_a_job(
+    hooked_pg: TestClient, receiver: Receiver, media_files: dict[str, Path]
+) -> None:
+    processor = hooked_pg.app.state.library.jobs.processor  # type: ignore[attr-defined]
+    processor.webhooks.emit("clip.deleted", "clip0000000000001")
+    flaky = wait_for(
+        lambda: (
+            len(found := [d for d in deliveries(hooked_pg) if d["endpoint"].endswith("/flaky")])
+            == 3
+            and found
+        )
+    )
+    assert [(d["attempt"], d["status_code"]) for d in flaky[::-1]] == [(1, 500), (2, 500), (3, 200)]
+    headers, body = receiver.bodies("/ok", "clip.deleted")[0]
+    assert Webhook(SECRET).verify(body, headers)["data"]["id"] == "clip0000000000001"
