@@ -3,6 +3,7 @@
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
+from app.api.access import find_readable
 from app.api.auth import check_writer
 from app.api.limits import check_upload_rate
 from app.api.problems import WRITE_PROBLEMS, documented, not_found
@@ -97,4 +98,4 @@ def list_versions(
     media_id: str, request: Request, catalog: CatalogDep, settings: SettingsDep
 ) -> list[VersionPublic]:
     base = base_url(request, settings.public_url)
-    return [version_public(v, base) for v in find_media(catalog, media_id).versions]
+    return [version_public(v, base) for v in find_readable(request, catalog, media_id).versions]

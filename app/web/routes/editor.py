@@ -9,9 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import RedirectResponse, Response
 
+from app.api.access import grant
 from app.api.auth import CROSS_SITE, check_form_writer, is_loopback
 from app.api.limits import BodyTimeout, body_chunks
 from app.api.routes.media import VALID_ID
+from app.catalog.models import utcnow
 from app.config import Settings
 from app.deps import LibraryDep, SettingsDep
 from app.errors import Problem
@@ -69,6 +71,9 @@ async def edit_page(
     media_id: str, track_id: str, request: Request, library: LibraryDep
 ) -> Response:
     page = await load(request, library, media_id, track_id)
+    media = page.media
+    if media is not None and grant(request, media.id, media.visibility_at(utcnow())) is None:
+        page.media = page.track = None  # a private clip's text: as for an unknown id
     if page.track is None:
         return render(request, page, 404)
     rows = await anyio.to_thread.run_sync(stored_rows, library.storage, page.track)

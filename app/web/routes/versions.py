@@ -5,7 +5,7 @@ import math
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
-from app.api.routes.media import find_media
+from app.api.access import find_readable
 from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.errors import Problem
 from app.streams.delivery import stored_response
@@ -43,7 +43,7 @@ async def stream_version(
 ) -> Response:
     """Byte ranges and conditional requests as on the clip's stream; the web-playable copy
     when browsers cannot play the uploaded file, else that file."""
-    media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
+    media = await anyio.to_thread.run_sync(find_readable, request, catalog, media_id)
     version = next((v for v in media.versions if v.role == role), None)
     if version is None:
         raise Problem(404, NONE)
