@@ -13,6 +13,7 @@ from app.api import problems
 from app.api.limits import BodyLimit, upload_limiter
 from app.api.resumable import ResumableUploads
 from app.api.routes import health, media, scripts, tracks, uploads_tus, versions
+from app.api.routes import playlists as playlist_api
 from app.api.routes.signed_urls import router as signed_urls_router
 from app.catalog.database import Catalog
 from app.config import Settings
@@ -48,6 +49,7 @@ from app.web.routes import (
     stream,
     upload_page,
 )
+from app.web.routes import playlists as playlist_pages
 from app.web.routes import versions as version_streams
 from app.web.templating import TEMPLATES, make_templates
 
@@ -131,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(uploads_tus.router)
     app.include_router(scripts.router)
+    app.include_router(playlist_api.router)
+    app.include_router(playlist_pages.router)
     app.include_router(signed_urls_router)
     app.include_router(editor.router)
     app.include_router(versions.router)

@@ -1,7 +1,7 @@
 """The API's JSON shapes, named by role (MediaPublic, MediaUpdate, ...)."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -154,6 +154,81 @@ class MediaUpdate(BaseModel):
     @field_validator("title", "description", "visibility")
     @classmethod
     def not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("may be changed but not removed")
+        return value
+
+
+MAX_PLAYLIST_CLIPS = 500
+ClipIds = list[Annotated[str, Field(max_length=64)]]
+
+
+class PlaylistUrls(BaseModel):
+    watch: str
+    embed: str
+    oembed: str
+    api: str
+
+
+class PlaylistItemPublic(BaseModel):
+    """A clip in a playlist, as much of it as a list of the clips shows."""
+
+    index: int = Field(description="Its place in the playlist, from 0.")
+    id: str
+    title: str
+    kind: Kind
+    status: Status
+    duration: float
+    duration_text: str = Field(examples=["0:42"])
+    urls: MediaUrls
+
+
+class PlaylistPublic(BaseModel):
+    id: str = Field(examples=["Zb4k1QeT0yPq7wHc3mX9vA"])
+    title: str = Field(examples=["Our town, season 1"])
+    description: str = ""
+    duration: float = Field(description="All its clips together, in seconds.")
+    duration_text: str = Field(examples=["12:40"])
+    media_ids: list[str] = Field(description="The clips in order (a clip may come twice).")
+    items: list[PlaylistItemPublic]
+    created_at: datetime
+    updated_at: datetime
+    urls: PlaylistUrls
+
+
+class PlaylistPage(BaseModel):
+    items: list[PlaylistPublic]
+    total: int
+    offset: int
+    limit: int
+    next: str | None = Field(None, description="URL of the next page, if there is one.")
+
+
+class PlaylistCreate(BaseModel):
+    """A new playlist: every clip id must be one in the library (422 names any that is not).
+    A clip deleted from the library later drops out of the playlist."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300, examples=["Our town, season 1"])
+    description: str = Field("", max_length=20_000)
+    media_ids: ClipIds = Field(
+        default_factory=list, max_length=MAX_PLAYLIST_CLIPS, description="The clips, in order."
+    )
+
+
+class PlaylistUpdate(BaseModel):
+    """The fields a PATCH may change; `media_ids` replaces the clips and their order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=300)
+    description: str | None = Field(None, max_length=20_000)
+    media_ids: ClipIds | None = Field(None, max_length=MAX_PLAYLIST_CLIPS)
+
+    @field_validator("title", "description", "media_ids")
+    @classmethod
+    def not_null(cls, value: object) -> object:
         if value is None:
             raise ValueError("may be changed but not removed")
         return value

@@ -343,3 +343,43 @@ class StorageReservation(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     storage_key: Mapped[str | None] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Playlist(Base):
+    """An ordered series of clips (a podcast season, a story in parts) played in one player."""
+
+    __tablename__ = "playlists"
+    __table_args__ = (Index("ix_playlists_created_at_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    items: Mapped[list["PlaylistItem"]] = relationship(
+        cascade="all, delete-orphan",
+        order_by="PlaylistItem.position",
+        lazy="selectin",
+        passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<Playlist {self.id} {self.title!r} {len(self.items)} clips>"
+
+
+class PlaylistItem(Base):
+    """A clip's place in a playlist. Deleting the clip deletes its places (the database's
+    cascade), so it drops out of every playlist; positions may then have gaps."""
+
+    __tablename__ = "playlist_items"
+
+    playlist_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("playlists.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("media.id", ondelete="CASCADE"), index=True
+    )
+
+    media: Mapped[Media] = relationship(lazy="selectin")

@@ -15,8 +15,16 @@ export default function bridge(ctl) {
     id, currentTime: media.currentTime, duration: ctl.duration, paused: media.paused,
     ended: media.ended, muted: media.muted, volume: media.volume, playbackRate: media.playbackRate,
   });
-  const post = (message, origin = target) =>
-    window.parent.postMessage({ amps: 1, id, state: state(), ...message }, origin);
+  // In a playlist: the clip's place in it; a player swapped out stays quiet.
+  const place = () => {
+    const box = ctl.root.closest("[data-amps-playlist]");
+    return box ? { playlist: box.dataset.id, index: +box.dataset.index } : {};
+  };
+  const post = (message, origin = target) => {
+    if (!ctl.root.isConnected && message.requestId === undefined) return;
+    const where = place();
+    window.parent.postMessage({ amps: 1, id, ...where, state: { ...state(), ...where }, ...message }, origin);
+  };
   const commands = {
     hello: () => post({ event: "ready" }),
     play: () => ctl.play(),
@@ -26,11 +34,15 @@ export default function bridge(ctl) {
     mute: () => (media.muted = true),
     unmute: () => (media.muted = false),
     getState: () => {},
+    next: () => ctl.actions.next?.(),
+    previous: () => ctl.actions.previous?.(),
+    select: (index) => ctl.actions.select?.(Number(index)),
   };
 
   window.addEventListener("message", async (event) => {
     const message = event.data;
     if (event.source !== window.parent || !message || message.amps !== 1) return;
+    if (!ctl.root.isConnected) return; // swapped out: the new player answers
     if (!anyOrigin && !allowed.includes(event.origin)) return;
     const command = Object.hasOwn(commands, message.method) && commands[message.method];
     const reply = { requestId: message.requestId };

@@ -14,6 +14,7 @@ export default function keyboard(ctl) {
     m: act("mute"), c: act("captions"), f: act("fullscreen"),
     home: () => ctl.seek(0), end: () => ctl.seek(ctl.duration),
     "<": act("speed", -1), ">": act("speed", 1), "?": act("help"),
+    n: act("next"), p: act("previous"), // in a playlist
   };
   ctl.root.addEventListener("keydown", (e) => {
     const target = e.target;

@@ -21,6 +21,7 @@ import help from "./help.js";
 import keyboard from "./keyboard.js";
 import bridge from "./bridge.js";
 import watchProcessing from "./processing.js";
+import playlist from "./playlist.js";
 
 const CONTROLS = [status, play, seek, time, mute, volume, menus, captions, captionStyle, speed,
   chapters, description, described, signWindow, transcript, fullscreen, pip, help, keyboard, bridge];
@@ -50,5 +51,5 @@ function startAt(ctl) {
 
 for (const root of document.querySelectorAll("[data-amps-player]")) {
   watchProcessing(root);
-  enhance(root);
+  if (!playlist(root, enhance)) enhance(root); // a playlist enhances each clip it shows
 }

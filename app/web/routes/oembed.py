@@ -15,9 +15,11 @@ from app.catalog.models import utcnow
 from app.deps import CatalogDep, SettingsDep
 from app.errors import Problem
 from app.web.embedding import frame_size, iframe, thumbnail_size
+from app.web.routes.playlists import playlist_oembed
 
 router = APIRouter(tags=["embedding"])
 OUR_PATH = re.compile(r"^/(?:media|embed)/(?P<id>[A-Za-z0-9_-]{16,32})/?$")
+PLAYLIST_PATH = re.compile(r"^/(?:playlists|embed/playlist)/(?P<id>[A-Za-z0-9_-]{16,32})/?$")
 Size = Annotated[int | None, Query(ge=1, le=10_000)]
 
 
@@ -31,10 +33,19 @@ def clip_id(url: str, base: str) -> str:
     return match["id"]
 
 
+def playlist_of(url: str, base: str) -> str | None:
+    """The playlist id in one of our playlist watch or embed URLs, else None."""
+    ours, given = urlsplit(base), urlsplit(url.strip())
+    if (given.scheme, given.netloc.lower()) != (ours.scheme, ours.netloc.lower()):
+        return None
+    match = PLAYLIST_PATH.match(given.path)
+    return match["id"] if match else None
+
+
 @router.get(
     "/oembed",
     responses=documented(404, 422, 501),
-    summary="oEmbed 1.0 for a watch or embed URL",
+    summary="oEmbed 1.0 for a watch or embed URL (of a clip or a playlist)",
 )
 async def oembed(
     request: Request,
@@ -48,6 +59,12 @@ async def oembed(
     if format != "json":
         raise Problem(501, "Only format=json is provided; XML is not implemented.")
     base = base_url(request, settings.public_url)
+    playlist_id = playlist_of(url, base)
+    if playlist_id is not None:
+        answer = await anyio.to_thread.run_sync(
+            playlist_oembed, catalog, playlist_id, base, maxwidth, maxheight
+        )
+        return JSONResponse(answer, headers={"Access-Control-Allow-Origin": "*"})
     media = await anyio.to_thread.run_sync(catalog.get, clip_id(url, base))
     # A private clip: the token, or the signature of a signed watch or embed URL given.
     given = urlsplit(url.strip())
