@@ -148,6 +148,22 @@ def test_a_deleted_clip_drops_out(
     assert "This playlist has no clips." in empty.text
 
 
+def test_a_private_clip_is_left_out_for_readers(
+    client: TestClient, clips: list[dict[str, Any]], short_clip: Path
+) -> None:
+    secret = upload(client, short_clip, "Secret part")
+    made = make(client, [clips[0]["id"], secret["id"]])
+    assert made["media_ids"] == [clips[0]["id"], secret["id"]]  # public while it was
+    changed = client.patch(secret["urls"]["api"], json={"visibility": "private"})
+    assert changed.status_code == 200, changed.text
+    assert client.get(made["urls"]["api"]).json()["media_ids"] == [clips[0]["id"]]
+    for url in (made["urls"]["watch"], made["urls"]["embed"]):
+        page = client.get(url, params={"item": 2})
+        assert secret["id"] not in page.text and "Secret part" not in page.text
+    client.patch(secret["urls"]["api"], json={"visibility": "public"})
+    assert client.get(made["urls"]["api"]).json()["media_ids"] == [clips[0]["id"], secret["id"]]
+
+
 def test_writes_follow_the_write_rule(tmp_path: Path) -> None:
     settings = Settings(media_dir=tmp_path / "media", api_token="s3cret")
     with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as app:

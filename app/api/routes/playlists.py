@@ -8,6 +8,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import URL
 
+from app.api.access import has_token
 from app.api.auth import check_writer
 from app.api.paging import read_cursor
 from app.api.problems import WRITE_PROBLEMS, documented
@@ -22,7 +23,7 @@ from app.api.schemas import (
 )
 from app.api.urls import base_url, media_urls
 from app.catalog.database import PageCursor
-from app.catalog.models import Playlist
+from app.catalog.models import Media, Playlist, utcnow
 from app.catalog.playlists import Playlists, UnknownClips
 from app.deps import CatalogDep, SettingsDep
 from app.errors import Problem
@@ -57,8 +58,16 @@ def playlist_urls(base: str, playlist_id: str) -> PlaylistUrls:
     )
 
 
-def playlist_record(playlist: Playlist, base: str) -> PlaylistPublic:
-    clips = [item.media for item in playlist.items]
+def readable_clips(playlist: Playlist, token: bool) -> list[Media]:
+    """The playlist's clips a reader may see: a private clip is left out as a deleted one is,
+    except for the API token holder (a playlist page carries no clip's signature)."""
+    now = utcnow()
+    return [
+        item.media for item in playlist.items if token or item.media.visibility_at(now) != "private"
+    ]
+
+
+def playlist_record(playlist: Playlist, base: str, clips: list[Media]) -> PlaylistPublic:
     items = [
         PlaylistItemPublic(
             index=i, id=m.id, title=m.title, kind=m.kind, status=m.status,
@@ -120,7 +129,8 @@ async def create_playlist(
     check_writer(request, settings)
     playlist = await write(lambda: playlists.create(new.title, new.description, new.media_ids))
     assert playlist is not None
-    record = playlist_record(playlist, base_url(request, settings.public_url))
+    base = base_url(request, settings.public_url)
+    record = playlist_record(playlist, base, readable_clips(playlist, has_token(request, settings)))
     response.headers["Location"] = record.urls.api
     return record
 
@@ -145,8 +155,9 @@ def list_playlists(
     start = after.position if after else offset
     items, total = playlists.list(offset=offset, limit=limit, after=after)
     base = base_url(request, settings.public_url)
+    token = has_token(request, settings)
     return PlaylistPage(
-        items=[playlist_record(p, base) for p in items],
+        items=[playlist_record(p, base, readable_clips(p, token)) for p in items],
         total=total,
         offset=start,
         limit=limit,
@@ -177,7 +188,8 @@ def get_playlist(
     playlist_id: str, request: Request, playlists: PlaylistsDep, settings: SettingsDep
 ) -> PlaylistPublic:
     playlist = find_playlist(playlists, playlist_id)
-    return playlist_record(playlist, base_url(request, settings.public_url))
+    clips = readable_clips(playlist, has_token(request, settings))
+    return playlist_record(playlist, base_url(request, settings.public_url), clips)
 
 
 @router.patch(
@@ -202,7 +214,8 @@ async def update_playlist(
     playlist = await write(lambda: playlists.update(playlist_id, media_ids, **fields))
     if playlist is None:
         raise Problem(404, NOT_FOUND)
-    return playlist_record(playlist, base_url(request, settings.public_url))
+    clips = readable_clips(playlist, has_token(request, settings))
+    return playlist_record(playlist, base_url(request, settings.public_url), clips)
 
 
 @router.delete(

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
+from app.api.access import has_token
 from app.api.routes.media import VALID_ID
-from app.api.routes.playlists import playlist_urls
+from app.api.routes.playlists import playlist_urls, readable_clips
 from app.api.urls import base_url, media_urls
 from app.catalog.database import Catalog
 from app.catalog.models import Media, Playlist
@@ -68,13 +69,13 @@ def frame_height(media: Media | None) -> int:
 
 def page_context(
     playlist: Playlist | None,
+    clips: list[Media],
     index: int,
     view: PlayerView,
     t: Catalogue,
     base: str,
     settings: Settings,
 ) -> dict[str, object]:
-    clips = [item.media for item in playlist.items] if playlist else []
     entries = [Entry(i, m, media_urls(base, m.id).watch) for i, m in enumerate(clips)]
     urls = playlist_urls(base, playlist.id).model_dump() if playlist else {}
     count = len(entries)
@@ -105,15 +106,16 @@ async def playlist_page(request: Request, name: str, playlist_id: str) -> Respon
     item = request.query_params.get("item")
     start = query["t"] or query["start"]
     transcript_open = name == "playlist.html"
+    token = has_token(request, settings)
 
     def build() -> tuple[bool, bytes]:
         playlists = Playlists(state.catalog)
         playlist = playlists.get(playlist_id) if VALID_ID.match(playlist_id) else None
-        clips = [entry.media for entry in playlist.items] if playlist else []
+        clips = readable_clips(playlist, token) if playlist else []
         index = chosen_item(item, len(clips))
         media = clips[index] if clips else None
         view = build_view(media, t, library.storage, base, start=start)
-        context = page_context(playlist, index, view, t, base, settings)
+        context = page_context(playlist, clips, index, view, t, base, settings)
         context["transcript_open"] = transcript_open
         body = state.templates.get_template(name).render(context).encode()
         return playlist is not None, body
@@ -143,7 +145,7 @@ def playlist_oembed(
     playlist = Playlists(catalog).get(playlist_id)
     if playlist is None:
         raise Problem(404, "No playlist has this id. Check the URL.")
-    clips = [item.media for item in playlist.items]
+    clips = readable_clips(playlist, token=False)  # embedded for anyone to see
     first = clips[0] if clips else None
     width = min(DEFAULT_WIDTH, maxwidth or DEFAULT_WIDTH)
     height = round(frame_height(first) * width / DEFAULT_WIDTH)
