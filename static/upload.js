@@ -7,6 +7,16 @@ const form = document.querySelector("form.amps-upload");
 const strings = JSON.parse(document.querySelector(".amps-upload-strings").textContent);
 const say = (key, values = {}) =>
   strings[key].replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
+// A script rides in the tus Upload-Metadata header only while that header stays small: the
+// server takes 64 KiB, but proxies often refuse header lines past 8 KiB (nginx's default).
+// A longer one is sent once the upload is done, to PUT /api/media/{id}/script.
+const MAX_INLINE_METADATA = 6 * 1024;
+const encoder = new TextEncoder();
+const metadataLength = (metadata) =>
+  Object.entries(metadata).reduce(
+    (sum, [key, value]) => sum + key.length + 2 + 4 * Math.ceil(encoder.encode(value).length / 3),
+    0,
+  );
 
 if (form) enhance(form);
 
@@ -69,6 +79,11 @@ function enhance(form) {
       const value = form.elements[name]?.value.trim();
       if (value) metadata[name] = value;
     }
+    let lateScript = scriptOf(form);
+    if (lateScript && metadataLength({ ...metadata, script: lateScript }) <= MAX_INLINE_METADATA) {
+      metadata.script = lateScript;
+      lateScript = null;
+    }
     const token = form.elements.token?.value.trim();
     let mediaId = null;
     let lastTenth = -1;
@@ -93,7 +108,7 @@ function enhance(form) {
       },
       onSuccess() {
         upload = null;
-        finishResumable(mediaId);
+        finishResumable(mediaId, lateScript, token);
       },
       onError(error) {
         if (!navigator.onLine) {
@@ -116,15 +131,32 @@ function enhance(form) {
     return resumable;
   }
 
-  async function finishResumable(mediaId) {
+  async function finishResumable(mediaId, lateScript, token) {
     let record = { detail: say("upload_network") };
     let status = 0;
+    let scriptProblem = null;
+    if (lateScript) scriptProblem = await putScript(mediaId, lateScript, token);
     try {
       const response = await fetch(`/api/media/${encodeURIComponent(mediaId)}`);
       status = response.status === 200 ? 201 : response.status;
       record = await response.json();
     } catch {}
-    finish({ status, responseText: JSON.stringify(record), statusText: "" });
+    finish({ status, responseText: JSON.stringify(record), statusText: "" }, scriptProblem);
+  }
+
+  // The script of a finished upload; null when it was kept, else why not (a sentence).
+  async function putScript(mediaId, script, token) {
+    const headers = { "Content-Type": "text/plain; charset=utf-8" };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    try {
+      const url = `/api/media/${encodeURIComponent(mediaId)}/script`;
+      const response = await fetch(url, { method: "PUT", headers, body: script });
+      if (response.ok) return null;
+      const problem = await response.json().catch(() => ({}));
+      return problem.detail || response.statusText;
+    } catch {
+      return say("upload_network");
+    }
   }
 
   function failResumable(error) {
@@ -142,6 +174,8 @@ function enhance(form) {
       const value = form.elements[name]?.value.trim();
       if (value) body.append(name, value);
     }
+    const script = scriptOf(form);
+    if (script) body.append("script", script);
     body.append("file", file, file.name);
     request.open("POST", "/api/media");
     const token = form.elements.token?.value.trim();
@@ -166,7 +200,7 @@ function enhance(form) {
     return request;
   }
 
-  function finish(request) {
+  function finish(request, scriptProblem = null) {
     let record = null;
     try {
       record = JSON.parse(request.responseText);
@@ -180,6 +214,7 @@ function enhance(form) {
       link.href = record.urls.watch;
       link.textContent = record.title;
       status.append(link);
+      if (scriptProblem) status.append(` ${say("script_refused")} ${scriptProblem}`);
       link.focus();
       form.reset();
       return;
@@ -213,6 +248,12 @@ function enhance(form) {
       submit.focus();
     }
   }
+}
+
+// The script field's text, or null when it is blank (a blank script is no script).
+function scriptOf(form) {
+  const script = form.elements.script?.value ?? "";
+  return script.trim() ? script : null;
 }
 
 function showError(form, name, message) {

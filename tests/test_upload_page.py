@@ -98,3 +98,41 @@ def test_library_search_finds_titles_literally(client: TestClient, thirty: list[
     html = client.get("/", params={"q": "100%"}).text
     assert "Budget 100% final" in html and "Clip 01" not in html
     assert "No clip matches" in client.get("/", params={"q": "zebra"}).text
+
+
+def test_form_has_an_optional_script_field(client: TestClient) -> None:
+    html = client.get("/upload").text
+    assert '<label for="amps-script">Script (plain text) for captions</label>' in html
+    field = html.split('<textarea id="amps-script"')[1].split(">")[0]
+    assert 'name="script"' in field and "required" not in field
+    assert 'aria-describedby="amps-script-hint amps-script-error"' in field
+    assert 'id="amps-script-hint">Optional.' in html
+
+
+def test_form_post_with_a_script_queues_its_alignment(
+    settings: Settings, media_files: dict[str, Path]
+) -> None:
+    """No job runs here (AMPS_RUN_JOBS off): the record says the captions are pending and the
+    script is kept for the align job."""
+    quiet = settings.model_copy(update={"run_jobs": False})
+    script = "Good evening. The council met on Tuesday.\n"
+    with TestClient(create_app(quiet), client=("127.0.0.1", 50000)) as client:
+        response = post_form(client, media_files["cbr.mp3"], title="Scripted", script=script)
+        assert response.status_code == 303
+        media_id = response.headers["location"].rsplit("/", 1)[-1]
+        record = client.get(f"/api/media/{media_id}").json()
+        assert record["captions"] == {"state": "pending", "reason": None}
+    [kept] = [p for p in stored_files(settings.media_dir) if p.name == "script.txt"]
+    assert kept.read_text(encoding="utf-8") == script and kept.parent.name == media_id
+
+
+def test_form_script_error_is_shown_next_to_it(
+    client: TestClient, settings: Settings, media_files: dict[str, Path]
+) -> None:
+    response = post_form(client, media_files["cbr.mp3"], script="Bell \x07 <b>rings</b>")
+    assert response.status_code == 422
+    html = response.text
+    assert 'aria-invalid="true"' in html.split('<textarea id="amps-script"')[1].split(">")[0]
+    assert '<p class="amps-error" id="amps-script-error">The script holds control' in html
+    assert 'id="amps-file-error" hidden>' in html
+    assert stored_files(settings.media_dir) == []

@@ -132,3 +132,43 @@ def test_a_reload_resumes_with_the_same_file(
     assert record["size"] == path.stat().st_size
     assert len(urls) == 1  # no new upload after the reload
     assert offsets[0] == reached  # it went on from where the server had got to
+
+
+def test_the_script_field_goes_with_the_upload(
+    page: Page, library: Library, tmp_path: Path
+) -> None:
+    """A short script rides in the tus metadata; one past what a header should carry is sent
+    with PUT .../script once the upload is done. Either way the server keeps it for the align
+    job, and the form says nothing went wrong."""
+    from tests.media import ffmpeg
+
+    clip = tmp_path / "tone.m4a"  # short: the server's align job on it is over in a moment
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", str(clip))
+    sent: list[Request] = []
+    page.on("request", lambda request: sent.append(request))
+    short = "Good evening. The council met on Tuesday."
+    long = "The council met on Tuesday and agreed a budget for the year. " * 150  # 9 KB
+    for title, script in (("Short script", short), ("Long script", long)):
+        sent.clear()
+        page.goto(f"{library.url}/upload")
+        page.set_input_files("#amps-file", clip)
+        page.fill("#amps-title", title)
+        page.fill("#amps-script", script)
+        page.click("button.amps-submit")
+        record = finished_record(page, library, title)
+        status = page.locator(".amps-upload-status").inner_text()
+        assert "script was not kept" not in status
+        created = next(r for r in sent if r.method == "POST" and r.url.endswith("/api/uploads"))
+        puts = [r for r in sent if r.method == "PUT"]
+        if script == short:
+            assert " script " in f" {created.headers['upload-metadata'].replace(',', ' ')} "
+            assert puts == []
+        else:
+            assert "script" not in created.headers["upload-metadata"]
+            [put] = puts
+            assert put.url.endswith(f"/api/media/{record['id']}/script")
+            assert put.response() is not None and put.response().status == 202  # type: ignore[union-attr]
+        media_dir = library.server.media_dir
+        [kept] = [p for p in media_dir.rglob("script.txt") if record["id"] in p.parts]
+        assert kept.read_text(encoding="utf-8") == script
+        assert page.input_value("#amps-script") == ""  # the form is reset for the next clip

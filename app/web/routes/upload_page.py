@@ -13,10 +13,10 @@ from app.errors import Problem
 from app.web.i18n import Catalogue, choose
 
 router = APIRouter(include_in_schema=False)
-FIELDS = ("title", "description", "language")
+FIELDS = ("title", "description", "language", "script")
 SCRIPT_STRINGS = (
     "uploading", "upload_cancelled", "upload_done", "upload_failed", "upload_network",
-    "upload_paused", "upload_resumed", "upload_offline",
+    "upload_paused", "upload_resumed", "upload_offline", "script_refused",
 )  # fmt: skip
 
 
@@ -68,7 +68,8 @@ async def upload_form(request: Request, library: LibraryDep, settings: SettingsD
             request, library.storage, settings.max_upload_bytes, settings.upload_read_timeout
         )
     except (Problem, UploadError) as exc:
-        response = render_form(request, settings, t, status=exc.status, errors={"file": str(exc)})
+        errors = {exc.field or "file": str(exc)}  # a script refused as it arrives: its field
+        response = render_form(request, settings, t, status=exc.status, errors=errors)
         if isinstance(exc, Problem) and exc.headers:
             response.headers.update(exc.headers)
         return response
