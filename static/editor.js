@@ -7,7 +7,7 @@ import { cueRows, fieldOf, renumber, rowState, setRowState, freshRow } from "./e
 
 const root = document.getElementById("amps-editor");
 const form = document.getElementById("amps-editor-form");
-const list = form && form.querySelector(".amps-cues");
+const list = form && form.querySelector(".amps-cue-list");
 const media = document.getElementById("amps-editor-media");
 const live = document.getElementById("amps-editor-live");
 const { strings, lang } = JSON.parse(document.querySelector(".amps-editor-strings").textContent);
