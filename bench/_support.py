@@ -204,7 +204,8 @@ class AmpsServer:
             self.proc = subprocess.Popen(
                 command,
                 cwd=ROOT,
-                env={**os.environ, **self.env},
+                # No Whisper run per uploaded clip unless a bench asks: it measures other work.
+                env={"AMPS_AUTOMATIC_CAPTIONS": "false", **os.environ, **self.env},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -271,6 +271,7 @@ def import_rows() -> list[Row]:
         done = subprocess.run(
             [PYTHON, "-m", "app.cli", "import", str(directory), "--media-dir", str(tmp / "media")],
             cwd=ROOT, capture_output=True, text=True, check=False,
+            env={"AMPS_AUTOMATIC_CAPTIONS": "false", **os.environ},  # the import alone
         )  # fmt: skip
         wall = time.perf_counter() - started
         summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
