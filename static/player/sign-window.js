@@ -31,7 +31,7 @@ export default function signWindow(ctl) {
     if (box.hidden) return;
     const { width, height } = room();
     const ratio = sign.videoWidth / sign.videoHeight || 16 / 9;
-    place.w = clamp(place.w, 0.15, 0.6);
+    place.w = clamp(place.w, Math.min(0.6, 140 / width), 0.6); // never too small to read signs
     let w = place.w * width;
     let h = w / ratio;
     if (h > height) [h, w] = [height, height * ratio];
@@ -104,7 +104,7 @@ export default function signWindow(ctl) {
       const dx = m.clientX - start.x, dy = m.clientY - start.y;
       if (sizing) {
         place.w = (start.w + dx) / width;
-        const w = clamp(place.w, 0.15, 0.6) * width;
+        const w = clamp(place.w, Math.min(0.6, 140 / width), 0.6) * width;
         place.x = width > w ? start.left / (width - w) : 0;
         place.y = height > box.offsetHeight ? start.top / (height - box.offsetHeight) : 0;
       } else {
