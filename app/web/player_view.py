@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import cast
 
-from app.api.urls import media_urls, track_url, version_url
+from app.api.urls import media_urls, rendition_url, track_url, version_url
 from app.catalog.models import MACHINE_ORIGINS, Media, Track
 from app.media.captions import CaptionError, cue_plain_text, parse_vtt
 from app.media.durations import format_duration, iso_duration
@@ -47,6 +47,14 @@ class TrackView:
     machine: bool = False  # aligned or recognised, not checked by a person
 
 
+@dataclass(frozen=True)
+class RenditionView:
+    name: str  # "240p"..., "audio"
+    height: int | None
+    width: int | None
+    url: str
+
+
 @dataclass
 class PlayerView:
     """Everything the player template reads; `state` is ready, processing, failed or missing."""
@@ -65,6 +73,17 @@ class PlayerView:
     has_file: bool = False
     versions: dict[str, str] = field(default_factory=dict)  # role -> URL (described, sign)
     described: bool = False  # start with the described version (`described=1`)
+
+    @property
+    def renditions(self) -> list[RenditionView]:
+        """The ladder's files for the quality menu, lowest first (the audio alone last)."""
+        if self.media is None or not self.playable:
+            return []
+        base = self.urls["watch"].rpartition("/media/")[0]
+        return [
+            RenditionView(r.name, r.height, r.width, rendition_url(base, self.media.id, r.name))
+            for r in self.media.renditions
+        ]
 
     @property
     def playable(self) -> bool:
@@ -198,7 +217,10 @@ def build_view(
         return PlayerView(t=t, state="missing")
     has_file = storage.exists(media.storage_key)
     state = media.status if media.status != "ready" or has_file else "missing"
-    urls = media_urls(base, media.id, rendition=media.playable_key is not None).model_dump()
+    ladder = bool(media.renditions)
+    urls = media_urls(
+        base, media.id, rendition=media.playable_key is not None, ladder=ladder
+    ).model_dump()
     ordered = people_first(list(media.tracks))
     shown = pick_caption_track(ordered, captions, None) if captions else None
     transcript_track = shown or pick_caption_track(ordered, media.language, t.code)

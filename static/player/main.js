@@ -10,6 +10,7 @@ import menus from "./menu.js";
 import captions from "./captions.js";
 import captionStyle from "./caption-style.js";
 import speed from "./speed.js";
+import quality from "./quality.js";
 import chapters from "./chapters.js";
 import description from "./description.js";
 import described from "./described.js";
@@ -24,7 +25,7 @@ import watchProcessing from "./processing.js";
 import playlist from "./playlist.js";
 
 const CONTROLS = [status, play, seek, time, mute, volume, menus, captions, captionStyle, speed,
-  chapters, description, described, signWindow, transcript, fullscreen, pip, help, keyboard, bridge];
+  quality, chapters, description, described, signWindow, transcript, fullscreen, pip, help, keyboard, bridge];
 
 export function enhance(root) {
   if (!root.querySelector(".amps-media")) return null; // "no media": nothing to drive

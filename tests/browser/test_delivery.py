@@ -2,14 +2,27 @@
 said on a slow link before the media is ready; (with a ladder) the rendition chosen, a
 forced switch, "listen only" and the quality menu."""
 
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from playwright.sync_api import Page
 
-from tests.browser.conftest import Library
-from tests.browser.helpers import throttle
+from tests import media
+from tests.browser.conftest import Clip, Library, fetch_record
+from tests.browser.helpers import (
+    assert_no_axe_violations,
+    ax_find,
+    ax_name,
+    ax_one,
+    ax_tree,
+    screenshot,
+    throttle,
+    wait_for_media,
+)
+from tests.conftest import MEDIA_CACHE
 
 # Status texts and media readiness as they happen, from the first byte of the page on.
 WATCH_STATUS = """
@@ -59,3 +72,104 @@ def test_loading_is_said_before_the_media_is_ready_on_a_slow_link(
         events = [what for what, _ in log]
         assert "status:Loading, please wait" in events, (clip.record["kind"], log)
         assert events.index("status:Loading, please wait") < events.index("loadedmetadata"), log
+
+
+# --- the rendition ladder: the player chooses, the quality menu --------------------------------
+
+
+@pytest.fixture(scope="module")
+def laddered(library: Library) -> Clip:
+    """The shared 33 s 720p clip, once its ladder is made by the server's own job."""
+    clip = library.upload(media.ladder_clip(MEDIA_CACHE), title="A 720p test pattern")
+    deadline = time.monotonic() + 150
+    while not clip.record["renditions"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        clip = Clip(id=clip.id, record=fetch_record(library.server, clip.id), base=clip.base)
+    assert [r["name"] for r in clip.record["renditions"]] == ["240p", "360p", "720p", "audio"]
+    return clip
+
+
+def playing_file(page: Page) -> str:
+    return str(page.eval_on_selector("video", "m => m.currentSrc")).rpartition("/")[2]
+
+
+def open_embed(page: Page, clip: Clip) -> None:
+    page.goto(clip.embed)
+    page.wait_for_selector("[data-amps-player].amps-scripted")
+
+
+@pytest.mark.parametrize(("width", "expected"), [(320, "240p.mp4"), (1280, "720p.mp4")])
+def test_the_player_chooses_a_rendition_for_its_size(
+    new_page: Callable[..., Page], laddered: Clip, width: int, expected: str
+) -> None:
+    page = new_page(viewport={"width": width, "height": width * 9 // 16 + 120})
+    open_embed(page, laddered)
+    assert playing_file(page) == expected
+    wait_for_media(page, "m.readyState >= 1")
+    name = expected.removesuffix(".mp4")
+    assert ax_one(page, "button", f"Quality: Auto ({name})")
+
+
+def said(page: Page, text: str) -> None:
+    """The status region (role=status, visually hidden) says `text`."""
+    page.wait_for_function(f"document.querySelector('.amps-status').textContent == {text!r}")
+
+
+def choose(page: Page, label: str) -> None:
+    page.click("[data-menu=quality]")
+    page.click(f"#amps-quality-menu label:has-text('{label}')")
+
+
+def test_a_forced_switch_and_listen_only_keep_the_position(page: Page, laddered: Clip) -> None:
+    open_embed(page, laddered)
+    assert playing_file(page) == "720p.mp4"
+    page.click("[data-control=play]")
+    wait_for_media(page, "m.currentTime > 0.2 && !m.paused")
+    page.eval_on_selector("video", "m => { m.currentTime = 12; }")
+    wait_for_media(page, "m.currentTime > 12.2 && !m.paused")
+    choose(page, "240p")
+    state = wait_for_media(page, "m.currentSrc.endsWith('/240p.mp4') && m.currentTime > 12")
+    assert 12 < state["currentTime"] < 16 and not state["paused"], state
+    said(page, "Quality: 240p")
+    screenshot(page, "quality-menu-240p")
+
+    choose(page, "Listen only")
+    state = wait_for_media(page, "m.currentSrc.endsWith('/audio.m4a') && m.currentTime > 12.5")
+    assert not state["paused"] and state["currentTime"] < 18, state
+    assert page.eval_on_selector("video", "m => m.videoWidth") == 0  # sound alone: the poster
+    assert page.get_attribute("video", "poster")
+    said(page, "Quality: Listen only")
+    screenshot(page, "quality-listen-only")
+    page.reload()  # the choice is kept
+    page.wait_for_selector("[data-amps-player].amps-scripted")
+    assert playing_file(page) == "audio.m4a"
+    assert ax_one(page, "button", "Quality: Listen only")
+
+
+def test_quality_menu_keyboard_and_axe(page: Page, laddered: Clip) -> None:
+    open_embed(page, laddered)
+    button = "[data-menu=quality]"
+    page.focus(button)
+    page.keyboard.press("Enter")
+    assert page.get_attribute(button, "aria-expanded") == "true"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.value") == "auto"
+    screenshot(page, "quality-menu-open")
+    assert_no_axe_violations(page)
+    names = [ax_name(node) for node in ax_find(ax_tree(page), "radio")]
+    assert "Auto (720p)" in names and "Listen only" in names and "360p" in names, names
+    page.keyboard.press("ArrowDown")  # native radios: 240p
+    wait_for_media(page, "m.currentSrc.endsWith('/240p.mp4')")
+    assert page.is_visible("#amps-quality-menu"), "an arrow key closed the menu"
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.dataset.menu") == "quality"
+    assert ax_one(page, "button", "Quality: 240p")
+
+
+def test_clips_without_a_ladder_have_no_quality_menu(page: Page, library: Library) -> None:
+    open_embed(page, library.video)
+    assert page.query_selector("[data-menu=quality]") is None
+    assert (
+        playing_file(page)
+        == urlsplit(library.video.record["urls"]["playable"]).path.rpartition("/")[2]
+    )
