@@ -26,6 +26,7 @@ from app.media.posters import poster_name, stored_poster
 from app.media.probe import ProbeError, ProbeResult, probe_file, probe_url
 from app.media.quick_probe import quick_probe
 from app.media.renditions import browsers_play
+from app.metrics import UPLOAD_BYTES, timed_probe
 from app.speech.models import no_recogniser, recogniser_installed
 from app.speech.script import ScriptError, decode_script
 from app.storage.base import (
@@ -346,6 +347,7 @@ class Library:
         except BaseException:
             self.storage.delete(media.storage_key)
             raise
+        UPLOAD_BYTES.observe(media.size)
         self._queue("process", media.id)
         script = checked_script(fields.get("script", ""))  # checked by _store: no 422 now
         if script is not None:
@@ -405,7 +407,7 @@ class Library:
         """What the file is, read where it was stored: a temp file or a temp object. `quick`
         (imports only) lets mutagen decide alone where app.quick_probe is sure."""
         timeout = self.settings.probe_timeout
-        with self.storage.opened(pending) as stored:
+        with self.storage.opened(pending) as stored, timed_probe():
             if isinstance(stored, RemoteFile):
                 return probe_url(stored.url, stored.file, stored.size, timeout)
             return (quick and quick_probe(stored)) or probe_file(stored, timeout)
@@ -502,6 +504,7 @@ class Library:
         keys += [key for version in media.versions for key in version_keys(version)]
         keys += [key for key in ladder_keys(media) if key != media.playable_key]
         self._remove([*keys, *(k for t in media.tracks for k in track_keys(t))])
+        self.jobs.processor.webhooks.emit("clip.deleted", media.id, status="deleted")
         return True
 
     async def add_version(self, media: Media, role: str, received: ReceivedUpload) -> Version:

@@ -13,8 +13,11 @@ from app.api import problems
 from app.api.limits import BodyLimit, upload_limiter
 from app.api.resumable import ResumableUploads
 from app.api.routes import health, media, scripts, tracks, uploads_tus, versions
+from app.api.routes import metrics as metrics_api
 from app.api.routes import playlists as playlist_api
+from app.api.routes import webhooks as webhooks_api
 from app.api.routes.signed_urls import router as signed_urls_router
+from app.api.telemetry import RequestIds, RequestMetrics, log_json_lines
 from app.catalog.database import Catalog
 from app.config import Settings
 from app.jobs.processing import Processor
@@ -133,6 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(uploads_tus.router)
     app.include_router(scripts.router)
+    app.include_router(webhooks_api.router)
+    app.include_router(metrics_api.router)
     app.include_router(playlist_api.router)
     app.include_router(playlist_pages.router)
     app.include_router(signed_urls_router)
@@ -148,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         embed_origins=settings.embed_origin_list,
         media_origins=media_origins if settings.s3_redirect else [],
     )
+    # Inside the fast path, which counts its own answers (a counter, not a middleware).
+    app.add_middleware(RequestMetrics)
     # Outermost: a stream request it can answer never reaches routing and the middleware above.
     app.add_middleware(
         StreamFastPath,
@@ -158,4 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         accel_redirect=settings.accel_redirect,
     )
+    if settings.log_format == "json":
+        log_json_lines()
+        app.add_middleware(RequestIds)  # every answer, the fast path's too, carries its id
     return app

@@ -263,3 +263,23 @@ class ProblemDetail(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "failing"]
     checks: dict[str, bool]
+
+
+class WebhookAttempt(BaseModel):
+    """One attempt to deliver a webhook event to one configured endpoint."""
+
+    id: int
+    message_id: str = Field(description="The `webhook-id` sent: the same on every attempt.")
+    event: Literal["clip.ready", "clip.failed", "clip.deleted", "captions.ready"]
+    media_id: str | None
+    endpoint: str
+    attempt: int = Field(description="1 for the first attempt, 2 for the first retry, ...")
+    status_code: int | None = Field(description="The endpoint's answer; null when none came.")
+    error: str | None = Field(description="Why no answer came (time-out, refused connection).")
+    duration: float = Field(description="Seconds the attempt took.")
+    attempted_at: datetime
+
+
+class WebhookAttemptPage(BaseModel):
+    items: list[WebhookAttempt]
+    next: str | None = Field(None, description="URL of the next (older) page, if there is one.")

@@ -47,6 +47,7 @@ from app.catalog.models import (
     Track,
     UploadStart,
     Version,
+    WebhookDelivery,
     fold_title,
     utcnow,
     visibility_at,
@@ -660,6 +661,24 @@ class Catalog:
     def resumable_ids(self) -> set[str]:
         with self._read() as session:
             return set(session.scalars(select(ResumableUpload.id)))
+
+    # Webhook delivery attempts, newest first; the old ones go as new ones come.
+
+    def add_delivery(self, attempt: WebhookDelivery, keep_for: float) -> WebhookDelivery:
+        """Record one attempt and drop those older than `keep_for` seconds."""
+        with self._write() as session, session.begin():
+            session.add(attempt)
+            cutoff = utcnow() - timedelta(seconds=keep_for)
+            session.execute(delete(WebhookDelivery).where(WebhookDelivery.attempted_at < cutoff))
+        return attempt
+
+    def deliveries(self, limit: int, before: int | None = None) -> tuple[WebhookDelivery, ...]:
+        """Attempts newest first; `before`: only those recorded before the one with that id."""
+        query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(WebhookDelivery.id < before)
+        with self._read() as session:
+            return tuple(session.scalars(query))
 
     @contextlib.contextmanager
     def resumable_lock(self, upload_id: str) -> Iterator[bool]:

@@ -345,6 +345,27 @@ class StorageReservation(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class WebhookDelivery(Base):
+    """One attempt to deliver a webhook event to one endpoint, kept for the retention period.
+
+    `message_id` is the Standard Webhooks `webhook-id`, the same on every attempt of an event
+    (receivers use it to drop duplicates); `id` grows, so newest first is `id` descending."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_attempted_at", "attempted_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(32))
+    media_id: Mapped[str | None] = mapped_column(String(32))
+    endpoint: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)  # None: no answer (see error)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration: Mapped[float] = mapped_column(Float)  # seconds
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Playlist(Base):
     """An ordered series of clips (a podcast season, a story in parts) played in one player."""
 

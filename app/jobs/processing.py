@@ -18,6 +18,7 @@ from app.catalog.database import Catalog, UnknownMedia
 from app.catalog.models import Media, Track, Version
 from app.config import Settings
 from app.jobs.ladder import store_ladder, wants_ladder
+from app.jobs.webhooks import Webhooks
 from app.media.captions import track_label
 from app.media.posters import PosterError, poster_name, stored_poster
 from app.media.probe import ProbeError, ProbeTimeout, ToolMissing, probe_file, probe_url
@@ -29,6 +30,7 @@ from app.media.renditions import (
     make_rendition,
     rendition_name,
 )
+from app.metrics import CLIPS_FAILED
 from app.speech.models import ModelError
 from app.speech.tracks import SpeechTimeout, aligned_track_isolated, automatic_track_isolated
 from app.storage.base import MissingKey, RemoteFile, Storage, StorageError, media_key
@@ -87,6 +89,7 @@ class Processor:
         self.settings = settings
         self.catalog = catalog
         self.storage = storage
+        self.webhooks = Webhooks(settings, catalog)
 
     def run(self, task: str, media_id: str, *, final: bool = True) -> None:
         """Run one job; TryAgain when it should run again (never when `final`)."""
@@ -106,12 +109,12 @@ class Processor:
             self._transient_as_try_again(work, media)
         except JobFailed as exc:
             log.warning("%s of %s failed: %s", task, media_id, exc)
-            self.catalog.record_processing(media_id, status="failed", status_reason=str(exc))
+            self._fail(media_id, str(exc))
         except TryAgain as exc:
             if not final:
                 raise
             log.warning("%s of %s failed at its last attempt: %s", task, media_id, exc)
-            self.catalog.record_processing(media_id, status="failed", status_reason=str(exc))
+            self._fail(media_id, str(exc))
 
     def pending(self) -> tuple[str, ...]:
         """Clips whose processing has not ended (a restart re-queues them)."""
@@ -284,8 +287,16 @@ class Processor:
         except PosterError as exc:
             log.warning("no poster for %s: %s", media.id, exc)
 
+    def _fail(self, media_id: str, reason: str) -> None:
+        if self.catalog.record_processing(media_id, status="failed", status_reason=reason):
+            CLIPS_FAILED.inc()
+            self.webhooks.emit("clip.failed", media_id, status="failed", reason=reason)
+
     def _finish(self, media: Media, **fields: object) -> None:
-        if self.catalog.record_processing(media.id, **fields) is None:
+        done = self.catalog.record_processing(media.id, **fields)
+        if done is not None:
+            self.webhooks.emit("clip.ready", media.id, status=done.status, title=done.title)
+        else:
             # Deleted while we worked: what we stored under its id goes too.
             keys = [media_key(media.id, poster_name(media.kind))]
             if isinstance(fields.get("playable_key"), str):
@@ -363,6 +374,8 @@ class Processor:
             media.id, kind="captions", srclang=language, label=label, origin=origin, reviewed=False
         )
         store_track(self.storage, self.catalog, track, vtt)
+        self.webhooks.emit("captions.ready", media.id, track=track.id, srclang=language,
+                           origin=origin)  # fmt: skip
         for old in earlier:
             if self.catalog.delete_track(media.id, old.id) is not None:
                 self.storage.delete(old.storage_key)

@@ -25,10 +25,12 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.catalog.database import ID_PATTERN
+from app.metrics import count_fast_stream
 from app.streams.open_files import OpenFile, OpenFiles, read_at
 from app.streams.ranges import Plan, content_type, plan_response, stream_headers
 
 STREAM_PATH = re.compile(rf"/media/({ID_PATTERN.strip('^$')})/stream")
+STREAM_ROUTE, RENDITION_ROUTE = "/media/{media_id}/stream", "/media/{media_id}/renditions/{file}"
 # A file of the clip's rendition ladder: its HLS playlists name byte ranges of it.
 RENDITION_PATH = re.compile(rf"/media/({ID_PATTERN.strip('^$')})/renditions/(\w+\.m(?:p4|4a))")
 CHUNK = 256 * 1024  # bytes read and sent at a time; a 64 KiB range is one read
@@ -108,7 +110,10 @@ class StreamFastPath:
             headers["content-length"] = "0"
         for name, value in self.extra_headers.items():
             headers.setdefault(name, value)
-        if status not in (200, 206) or scope["method"] == "HEAD":
+        head = scope["method"] == "HEAD"
+        route = STREAM_ROUTE if scope["path"].endswith("/stream") else RENDITION_ROUTE
+        count_fast_stream(scope["method"], status, 0 if head else end - start, route)
+        if status not in (200, 206) or head:
             await self._start(send, status, headers)
             await send({"type": "http.response.body", "body": b""})
         elif self.accel_redirect and _nginx_answers_alike(scope, status):
