@@ -32,7 +32,9 @@ def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """One app for the module, as a loopback client (tests make their own playlists)."""
-    settings = Settings(media_dir=tmp_path_factory.mktemp("playlists") / "media")
+    # Made before the autouse fixture that turns automatic captions off: off here too.
+    media_dir = tmp_path_factory.mktemp("playlists") / "media"
+    settings = Settings(media_dir=media_dir, automatic_captions=False)
     with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as test_client:
         yield test_client
 
