@@ -305,6 +305,20 @@ def test_bad_signatures_are_refused(client: TestClient, clips: dict[str, dict[st
     assert client.get(embed).status_code == 404
 
 
+def test_a_page_signature_opens_the_record_for_its_script(
+    client: TestClient, clips: dict[str, dict[str, Any]]
+) -> None:
+    """static/player/processing.js asks for the record with its page's signature."""
+    media_id, later = clips["private"]["id"], int(time.time()) + 600
+    record = f"/api/media/{media_id}"
+    for page in (f"/media/{media_id}", f"/embed/{media_id}"):
+        signed_record = with_signature(record, Signer([NEW_KEY]), media_id, later, page)
+        assert client.get(signed_record).json()["visibility"] == "private"
+    stream = f"/media/{media_id}/stream"
+    assert client.get(with_signature(record, Signer([NEW_KEY]), media_id, later, stream)).is_error
+    assert client.get(with_signature(record, Signer([NEW_KEY]), media_id, later, record)).is_error
+
+
 def test_oembed_of_a_signed_url(client: TestClient, clips: dict[str, dict[str, Any]]) -> None:
     urls = signed(client, clips["private"]["id"])
     response = client.get("/oembed", params={"url": urls["watch"]})

@@ -6,7 +6,7 @@ tells that the clip exists. Its `publish_at` passed, a private clip is public.
 """
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -72,10 +72,17 @@ def grant(
     return Grant("signature", expires) if expires is not None else None
 
 
-def find_readable(request: Request, catalog: Any, media_id: str) -> Media:
-    """The clip with this id if this request may read it, else the unknown id's 404."""
+def find_readable(
+    request: Request, catalog: Any, media_id: str, signed_paths: Sequence[str] = ()
+) -> Media:
+    """The clip with this id if this request may read it, else the unknown id's 404.
+    `signed_paths`: paths a signature in the query may open instead of the request's."""
     media = catalog.get(media_id) if ID_RE.match(media_id) else None
-    if media is None or grant(request, media.id, media.visibility_at(utcnow())) is None:
+    if media is None:
+        raise not_found()
+    visibility = media.visibility_at(utcnow())
+    paths: Sequence[str | None] = signed_paths or (None,)
+    if all(grant(request, media.id, visibility, path) is None for path in paths):
         raise not_found()
     return media  # type: ignore[no-any-return]
 

@@ -140,8 +140,10 @@ def list_media(
 def get_media(
     media_id: str, request: Request, catalog: CatalogDep, settings: SettingsDep
 ) -> MediaPublic:
-    """A private clip's record answers to the API token only (404 otherwise)."""
-    media = find_readable(request, catalog, media_id)
+    """A private clip's record answers to the API token, or to the signature of its watch or
+    embed page (`?exp=&sig=`: its page's script asks while the clip is processing); else 404."""
+    pages = (f"/media/{media_id}", f"/embed/{media_id}")
+    media = find_readable(request, catalog, media_id, signed_paths=pages)
     return public_record(media, base_url(request, settings.public_url))
 
 
