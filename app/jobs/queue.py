@@ -99,13 +99,13 @@ class InlineQueue:
         run_with_retries(self.processor, task, media_id, self._stop)
 
     def defer_delivery(self, delivery: Delivery, delay: float) -> None:
-        """At once, in the caller, with its retries (as the clip's jobs here)."""
-        while not self._stop.wait(delay):
-            with timed_job(WEBHOOK_TASK):
-                wait = self.processor.webhooks.deliver(delivery)
-            if wait is None:
-                return
-            delivery, delay = delivery.next_attempt(), wait
+        """One attempt at once, in the caller: the back-off runs to hours, which a command
+        must not wait out, and no server runs here to retry later."""
+        with timed_job(WEBHOOK_TASK):
+            wait = self.processor.webhooks.deliver(delivery)
+        if wait is not None:
+            log.warning("%s to %s failed; a command sends it once only", delivery.event,
+                        delivery.endpoint)  # fmt: skip
 
     async def run(self) -> None:
         await until_set(self._stop)
