@@ -262,3 +262,34 @@ def test_the_ladder_goes_with_the_clip(
     folder = media_dir / record["id"][:2] / record["id"]
     assert not folder.exists() or not any(folder.iterdir())
     assert client.get(f"/media/{record['id']}/renditions/240p.mp4").status_code == 404
+
+
+def test_the_ladder_in_an_object_store(s3_settings: Settings) -> None:
+    """On S3 (SeaweedFS): made from the object's URL, stored beside it, served, removed."""
+    source = MEDIA_CACHE / "ladder-480p.mp4"
+    if not source.exists():
+        media.ffmpeg(
+            "-f", "lavfi", "-i", "testsrc=size=854x480:rate=4:duration=31",
+            "-f", "lavfi", "-i", "sine=frequency=440:duration=31", "-c:v", "libx264",
+            "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(source),
+        )  # fmt: skip
+    settings = s3_settings.model_copy(update={"automatic_captions": False})
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
+        record = upload(client, source)
+        record = wait_for(client, record["id"], lambda r: r["renditions"])
+        assert [r["name"] for r in record["renditions"]] == ["240p", "360p", "audio"]
+        storage = client.app.state.library.storage  # type: ignore[attr-defined]
+        keys = {f"{record['id']}/rendition-{n}" for n in ("240p.mp4", "360p.mp4", "audio.m4a")}
+        keys |= {f"{record['id']}/hls-{n}.m3u8" for n in ("240p", "360p", "audio")}
+        assert all(storage.exists(key) for key in keys)
+        playlist = client.get(f"/media/{record['id']}/hls/360p.m3u8")
+        assert playlist.status_code == 200 and "#EXT-X-BYTERANGE" in playlist.text
+        (_, init_length), ranges, _ = playlist_ranges(playlist.text)
+        offset, length = ranges[3]
+        url = f"/media/{record['id']}/renditions/360p.mp4"
+        got = client.get(url, headers={"range": f"bytes={offset}-{offset + length - 1}"})
+        assert got.status_code == 206 and got.content[4:8] == b"moof"
+        whole = storage.read_bytes(f"{record['id']}/rendition-360p.mp4")
+        assert got.content == whole[offset : offset + length] and init_length < offset
+        assert client.delete(f"/api/media/{record['id']}").status_code == 204
+        assert not any(storage.exists(key) for key in keys)
