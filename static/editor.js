@@ -55,7 +55,9 @@ function restore(state) {
 function undo() {
   const last = history.pop();
   if (!last) return announce(say("editor_said_no_undo"));
+  const had = document.activeElement;
   restore(last.state);
+  if (!had || !document.body.contains(had)) document.getElementById("amps-undo").focus();
   before = snapshot();
   announce(say("editor_said_undone", { what: last.label }));
 }
