@@ -20,11 +20,13 @@ COPY app ./app
 RUN --mount=type=cache,target=/root/.cache/pip \
     /opt/build/bin/pip wheel --no-deps --wheel-dir /amps .
 
-# Runtime stage: ffmpeg for probing, amps in a virtualenv, a non-root user, the library in a volume.
+# Runtime stage: ffmpeg for probing, espeak-ng for the aligner's pronunciations of words its
+# dictionary lacks (and `amps demo`'s spoken clip), amps in a virtualenv, a non-root user, the
+# library in a volume.
 FROM ${BASE}
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg \
+    && apt-get install -y --no-install-recommends ffmpeg espeak-ng \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /wheels /wheels
 RUN python3 -m venv /opt/amps \

@@ -235,6 +235,20 @@ def test_image_takes_an_upload_and_serves_a_range(
     assert answer.content == clip.read_bytes()[100:1100]
 
 
+def test_image_has_espeak_ng(image: ImageConfig) -> None:
+    """espeak-ng speaks in the image (the aligner's pronunciations, `amps demo`'s spoken clip)."""
+    root = Path(run("podman", "image", "mount", IMAGE).strip())
+    try:
+        done = subprocess.run(
+            ["chroot", str(root), "espeak-ng", "-v", "en-us", "--stdout", "Kyiv"],
+            capture_output=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        subprocess.run(["podman", "image", "unmount", IMAGE], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout[:4] == b"RIFF" and len(done.stdout) > 10_000  # a WAV with speech in it
+
+
 def test_image_serves_translated_pages(served: Running) -> None:
     """The wheel carries the templates and the catalogues (pyproject package-data)."""
     page = httpx.get(f"{served.url}/?lang=es")
