@@ -161,6 +161,8 @@ class LocalQueue:
         try:
             for media_id in await asyncio.to_thread(self.processor.pending):
                 self.defer("process", media_id)
+            for media_id, task in await asyncio.to_thread(self.processor.pending_captions):
+                self.defer(task, media_id)
             await until_set(self._stop)
         finally:
             self.stop()
