@@ -28,6 +28,7 @@ from app.main import create_app
 from app.streams.signing import Signer
 from tests.e2e.conftest import Server, free_port
 from tests.nginx import ACCEL_PREFIX, Nginx, have_nginx
+from tests.test_tus import TUS, metadata
 
 TOKEN = "visibility-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -461,3 +462,29 @@ def test_behind_nginx_a_private_clip_is_handed_off_only_when_signed(
     finally:
         proxy.stop()
         server.stop()
+
+
+def test_a_resumable_upload_sets_visibility_from_its_metadata(
+    client: TestClient, media_files: dict[str, Path]
+) -> None:
+    data = media_files["audio.ogg"].read_bytes()
+    fields = {"filename": "a.ogg", "visibility": "unlisted", "publish_at": "2030-01-01T00:00Z"}
+    bad = {**TUS, "Upload-Length": "10", "Upload-Metadata": metadata(visibility="secret")}
+    refused = client.post("/api/uploads", headers={**bad, **AUTH})
+    assert refused.status_code == 422 and refused.json()["field"] == "visibility"
+    headers = {**TUS, "Upload-Length": str(len(data)), "Upload-Metadata": metadata(**fields)}
+    created = client.post("/api/uploads", headers={**headers, **AUTH})
+    assert created.status_code == 201, created.text
+    url = created.headers["location"].removeprefix("http://testserver")
+    done = client.patch(
+        url,
+        content=data,
+        headers={**TUS, **AUTH, "Content-Type": "application/offset+octet-stream",
+                 "Upload-Offset": "0"},
+    )  # fmt: skip
+    assert done.status_code == 204, done.text
+    record = client.get(f"/api/media/{done.headers['amps-media-id']}", headers=AUTH).json()
+    assert record["visibility"] == "unlisted"
+    assert record["publish_at"] == "2030-01-01T00:00:00Z"
+    assert record["id"] not in [i["id"] for i in client.get("/api/media").json()["items"]]
+    assert client.get(f"/media/{record['id']}/stream").status_code == 200  # by its URL
