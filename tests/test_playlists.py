@@ -101,6 +101,16 @@ def test_bad_bodies_are_422(client: TestClient, body: dict[str, Any]) -> None:
     assert response.status_code == 422 and response.json()["detail"].startswith("The request")
 
 
+def test_control_characters_are_refused(client: TestClient, clips: list[dict[str, Any]]) -> None:
+    response = client.post("/api/playlists", json={"title": "A\u0000B"})
+    assert response.status_code == 422 and response.json()["field"] == "title"
+    made = make(client, [clips[0]["id"]])
+    bad = client.patch(made["urls"]["api"], json={"description": "x\u0007"})
+    assert bad.status_code == 422 and bad.json()["field"] == "description"
+    nul = client.post("/api/playlists", json={"title": "T", "media_ids": ["A\u0000" * 8]})
+    assert nul.status_code == 422 and nul.json()["field"] == "media_ids"
+
+
 def test_list_is_paged_newest_first(client: TestClient, clips: list[dict[str, Any]]) -> None:
     made = [make(client, [clips[0]["id"]], title=f"List {n}")["id"] for n in range(3)]
     first = client.get("/api/playlists", params={"limit": 2}).json()
@@ -246,6 +256,8 @@ def test_catalog_cascade_on_both_backends(database_url: str | None, tmp_path: Pa
         with pytest.raises(UnknownClips) as refused:
             playlists.update(made.id, [b.id, "nope"], title="Q")
         assert refused.value.ids == ["nope"]
+        with pytest.raises(UnknownClips):  # never sent to the database (PostgreSQL: NUL)
+            playlists.create("N", "", [a.id, "A\x00" * 8])
         kept = playlists.get(made.id)
         assert kept is not None and kept.title == "P"
         assert [i.media_id for i in kept.items] == [a.id, b.id, a.id]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.catalog.database import Catalog, PageCursor, new_id
+from app.catalog.database import ID_RE, Catalog, PageCursor, new_id
 from app.catalog.models import Media, Playlist, PlaylistItem, utcnow
 
 EDITABLE = frozenset({"title", "description"})
@@ -91,7 +91,9 @@ class Playlists:
 
 def _place(session: Session, playlist: Playlist, media_ids: Sequence[str]) -> None:
     """Put the clips in, in this order; UnknownClips (and nothing written) for any not found."""
-    found = set(session.scalars(select(Media.id).where(Media.id.in_(set(media_ids)))))
+    # What cannot be an id is not asked for (PostgreSQL refuses NUL in a query, for one).
+    wanted = {m for m in media_ids if ID_RE.match(m)}
+    found = set(session.scalars(select(Media.id).where(Media.id.in_(wanted))))
     missing = [m for m in dict.fromkeys(media_ids) if m not in found]
     if missing:
         raise UnknownClips(missing)

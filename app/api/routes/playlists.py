@@ -27,6 +27,7 @@ from app.catalog.models import Media, Playlist, utcnow
 from app.catalog.playlists import Playlists, UnknownClips
 from app.deps import CatalogDep, SettingsDep
 from app.errors import Problem
+from app.library import check_changes
 from app.media.durations import format_duration
 
 router = APIRouter(prefix="/api/playlists", tags=["playlists"])
@@ -127,7 +128,9 @@ async def create_playlist(
 ) -> PlaylistPublic:
     """`media_ids` are clips of the library, in order; a clip may come more than once."""
     check_writer(request, settings)
-    playlist = await write(lambda: playlists.create(new.title, new.description, new.media_ids))
+    text = check_changes({"title": new.title, "description": new.description})
+    title, description = text["title"] or "", text["description"] or ""
+    playlist = await write(lambda: playlists.create(title, description, new.media_ids))
     assert playlist is not None
     base = base_url(request, settings.public_url)
     record = playlist_record(playlist, base, readable_clips(playlist, has_token(request, settings)))
@@ -211,7 +214,9 @@ async def update_playlist(
         raise Problem(404, NOT_FOUND)
     fields = changes.model_dump(exclude_unset=True)
     media_ids = fields.pop("media_ids", None)
-    playlist = await write(lambda: playlists.update(playlist_id, media_ids, **fields))
+    # No control characters, as in a clip's title (the schema already refuses null).
+    text = {name: value or "" for name, value in check_changes(fields).items()}
+    playlist = await write(lambda: playlists.update(playlist_id, media_ids, **text))
     if playlist is None:
         raise Problem(404, NOT_FOUND)
     clips = readable_clips(playlist, has_token(request, settings))
