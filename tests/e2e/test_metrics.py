@@ -1,7 +1,9 @@
 """/metrics of a real `amps serve --workers 2`: scraped before and after a known set of
 requests, every counter moves by exactly what was sent, whichever worker answered."""
 
+import contextlib
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,9 +36,25 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "PROMETHEUS_MULTIPROC_DIR": str(counts),
     }
     server = Server(root / "media", free_port(), env, args=("--workers", "2"))
-    server.start()
-    yield server
-    server.stop()
+    try:
+        try:
+            server.start()
+        except AssertionError:  # two workers on a busy machine: give them longer
+            wait_healthy(server, 60)
+        yield server
+    finally:
+        server.stop()
+
+
+def wait_healthy(server: Server, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.process is not None and server.process.poll() is None, "amps serve exited"
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"amps serve --workers 2 did not become healthy in {seconds} s more")
 
 
 def scrape(url: str, **headers: str) -> Samples:
