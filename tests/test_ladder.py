@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from starlette.testclient import TestClient
@@ -23,6 +24,7 @@ from tests.conftest import MEDIA_CACHE
 NAMES = ["240p", "360p", "720p", "audio"]
 BYTERANGE = re.compile(r"#EXT-X-BYTERANGE:(\d+)@(\d+)")
 EXTINF = re.compile(r"#EXTINF:([\d.]+),")
+SIGNING_KEY = "ladder-signing-key-of-at-least-32-characters"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,11 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def client(media_dir: Path) -> Iterator[TestClient]:
     settings = Settings(
-        media_dir=media_dir, probe_timeout=30, stream_cache_seconds=5, automatic_captions=False
+        media_dir=media_dir,
+        probe_timeout=30,
+        stream_cache_seconds=5,
+        automatic_captions=False,
+        signing_keys=SIGNING_KEY,  # type: ignore[arg-type]
     )
     with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as test_client:
         yield test_client
@@ -224,6 +230,34 @@ def test_rendition_ranges_take_the_fast_path(
         same = ("content-range", "content-type", "etag", "last-modified", "cache-control")
         assert {h: slow.headers[h] for h in same} == {h: fast.headers[h] for h in same}
     assert client.get(f"/media/{clip['id']}/renditions/1080p.mp4").status_code == 404
+
+
+def test_a_private_clips_ladder_plays_only_signed(client: TestClient, clip: dict[str, Any]) -> None:
+    """HLS players follow the playlists' URIs: from a signed master every playlist and file
+    they name carries the signature, and nothing of the ladder answers without one."""
+    base = f"/media/{clip['id']}"
+    assert client.patch(f"/api/media/{clip['id']}", json={"visibility": "private"}).is_success
+    try:
+        signed = client.post(f"/api/media/{clip['id']}/signed-url", json={"ttl": 600}).json()
+        query = urlsplit(signed["watch"]).query
+        for path in (f"{base}/hls/master.m3u8", f"{base}/hls/360p.m3u8"):
+            assert client.get(path).status_code == 404
+        assert client.get(f"{base}/renditions/360p.mp4").status_code == 404
+        master = client.get(f"{base}/hls/master.m3u8?{query}")
+        assert master.status_code == 200 and "no-store" in master.headers["cache-control"]
+        variants = [line for line in master.text.splitlines() if not line.startswith("#")]
+        assert variants and all(v.startswith(f"{base}/hls/") and "sig=" in v for v in variants)
+        playlist = client.get(variants[1])
+        assert playlist.status_code == 200
+        uris = [line for line in playlist.text.splitlines() if not line.startswith("#")]
+        init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', playlist.text)
+        assert init is not None and init[1] == uris[0]
+        assert set(uris) == {f"{base}/renditions/360p.mp4?{query}"}
+        got = client.get(uris[0], headers={"range": "bytes=0-99"})
+        assert got.status_code == 206 and len(got.content) == 100
+    finally:
+        client.patch(f"/api/media/{clip['id']}", json={"visibility": "public"})
+    assert client.get(f"{base}/hls/360p.m3u8").text.count("../renditions/360p.mp4") >= 2
 
 
 def test_ladder_files_probe_as_fragmented_h264_aac(clip: dict[str, Any], media_dir: Path) -> None:

@@ -2,12 +2,15 @@
 they name byte ranges of (served as streams are: the fast path takes them on local disk)."""
 
 import hashlib
+import re
+from collections.abc import Callable
+from urllib.parse import urljoin
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
-from app.api.access import find_readable
-from app.catalog.models import Media
+from app.api.access import find_readable, grant, url_signer
+from app.catalog.models import Media, utcnow
 from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.errors import Problem
 from app.media.hls import PLAYLIST_TYPE, Variant, master_playlist
@@ -31,10 +34,38 @@ PLAYLIST_RESPONSES: dict[int | str, dict[str, object]] = {
 RENDITION_RESPONSES = file_responses(["video/mp4", "audio/mp4"], "A file of the ladder.")
 
 
-def playlist_response(request: Request, text: str) -> Response:
+URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
+
+
+def signed_playlist(text: str, base: str, sign: Callable[[str], str]) -> str:
+    """The playlist with every URI it names made absolute and signed as the request was: a
+    private clip's signed page plays its ladder (the files and playlists need the signature
+    too, and a relative URI would drop the query)."""
+
+    def signed(uri: str) -> str:
+        return sign(urljoin(base, uri))
+
+    lines = []
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            line = signed(line)
+        else:
+            line = URI_ATTRIBUTE.sub(lambda m: f'URI="{signed(m.group(1))}"', line)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def playlist_signer(request: Request, media: Media) -> Callable[[str], str] | None:
+    """Signs the playlist's URIs when the request was let in by a signature."""
+    given = grant(request, media.id, media.visibility_at(utcnow()))
+    return url_signer(request, media.id, given) if given is not None else None
+
+
+def playlist_response(request: Request, text: str, private: bool = False) -> Response:
     body = text.encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"Cache-Control": PLAYLIST_CACHE, "ETag": etag, "X-Content-Type-Options": "nosniff"}
+    cache = "private, no-store" if private else PLAYLIST_CACHE
+    headers = {"Cache-Control": cache, "ETag": etag, "X-Content-Type-Options": "nosniff"}
     headers |= CORS_HEADERS
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
@@ -73,7 +104,12 @@ async def master(media_id: str, request: Request, catalog: CatalogDep) -> Respon
         for r in media.renditions
         if r.height and r.width
     ]
-    return playlist_response(request, master_playlist(variants))
+    text = master_playlist(variants)
+    sign = playlist_signer(request, media)
+    if sign is not None:
+        text = signed_playlist(text, f"/media/{media.id}/hls/", sign)
+    private = media.visibility_at(utcnow()) == "private"
+    return playlist_response(request, text, private)
 
 
 @router.head(
@@ -101,7 +137,12 @@ async def media_playlist(
         text = await anyio.to_thread.run_sync(library.storage.read_bytes, rendition.playlist_key)
     except MissingKey:
         raise Problem(404, "The rendition's playlist is not available any more.") from None
-    return playlist_response(request, text.decode())
+    playlist = text.decode()
+    sign = playlist_signer(request, media)
+    if sign is not None:
+        playlist = signed_playlist(playlist, f"/media/{media.id}/hls/", sign)
+    private = media.visibility_at(utcnow()) == "private"
+    return playlist_response(request, playlist, private)
 
 
 @router.head(
