@@ -33,7 +33,8 @@ class Asset:
 
 
 class Assets:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, bundle_name: str | None = PLAYER_BUNDLE) -> None:
+        """`bundle_name`: the player's script, which `root` must hold (None: no player)."""
         self.root = root
         self.files: dict[str, Asset] = {}
         tree = hashlib.sha256()
@@ -43,10 +44,10 @@ class Assets:
             tree.update(name.encode() + b"\0" + body)
             self.files[name] = self._asset(name, body)
         self.version = tree.hexdigest()[:12]
-        bundle = self.files.get(PLAYER_BUNDLE)
-        if root.is_dir() and bundle is None:
+        bundle = self.files.get(bundle_name) if bundle_name else None
+        if root.is_dir() and bundle_name and bundle is None:
             raise MissingBundle(
-                f"{root / PLAYER_BUNDLE} is missing: run `make install`, which builds the "
+                f"{root / bundle_name} is missing: run `make install`, which builds the "
                 "player's script with esbuild (scripts/build-player.sh)."
             )
         # Only these catalogue keys are sent to the player: the strings its code can ask for.

@@ -24,7 +24,7 @@ SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
 @cache
 def swagger_ui() -> Assets:
     """Read and gzipped on first use (~0.1 s), not at start-up: most processes never need it."""
-    return Assets(SWAGGER_UI)
+    return Assets(SWAGGER_UI, bundle_name=None)
 
 
 @router.api_route("/docs", methods=["GET", "HEAD"], response_class=HTMLResponse)
