@@ -86,10 +86,17 @@ QUOTA_LOCK_SQL = text(
     "SELECT pg_advisory_xact_lock(hashtext('amps-quota:' || coalesce(current_schema(), '')))"
 )
 STALE_STARTS = 500  # upload starts past the window forgotten per counted upload, at most
-# Bytes in use: every clip's file and web copy as recorded, plus the other writes' live
-# reservations whose key no record names yet (a recorded key counts by its record).
+# Bytes in use: every clip's file and web copy, its versions and its ladder as recorded,
+# plus the other writes' live reservations whose key no record names yet (a recorded key
+# counts by its record).
 STORED_BYTES = select(
-    func.coalesce(func.sum(Media.size + func.coalesce(Media.playable_size, 0)), 0)
+    select(
+        func.coalesce(func.sum(Media.size + func.coalesce(Media.playable_size, 0)), 0)
+    ).scalar_subquery()
+    + select(
+        func.coalesce(func.sum(Version.size + func.coalesce(Version.playable_size, 0)), 0)
+    ).scalar_subquery()
+    + select(func.coalesce(func.sum(Rendition.size), 0)).scalar_subquery()
 )
 
 
@@ -565,6 +572,9 @@ class Catalog:
                     (StorageReservation.expires_at <= now)
                     | StorageReservation.storage_key.in_(select(Media.storage_key))
                     | StorageReservation.storage_key.in_(select(Media.playable_key))
+                    | StorageReservation.storage_key.in_(select(Version.storage_key))
+                    | StorageReservation.storage_key.in_(select(Version.playable_key))
+                    | StorageReservation.storage_key.in_(select(Rendition.storage_key))
                 )
             )
             others = select(func.coalesce(func.sum(StorageReservation.size), 0)).where(

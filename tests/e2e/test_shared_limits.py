@@ -11,12 +11,14 @@ import httpx2 as httpx
 import pytest
 
 from app.catalog.database import Catalog
+from app.catalog.models import Rendition, Version
 from app.storage.base import StorageFull
 from app.storage.local import SharedQuota
 from tests import pg
 from tests.conftest import s3_environment
 from tests.e2e.conftest import Server, free_port
 from tests.e2e.test_jobs import clean_env
+from tests.test_catalog import make_media
 
 
 @contextlib.contextmanager
@@ -114,3 +116,23 @@ def test_a_stored_write_counts_until_its_record_names_it(pg_catalog: Catalog) ->
     cancelled.claim(400)
     cancelled.cancel(400)
     quota.account().claim(400)
+
+
+def test_versions_and_the_ladder_count_as_stored(pg_catalog: Catalog) -> None:
+    """A clip's described version and its renditions take room as its file does: recorded,
+    they count by their records after their writes' reservations are gone."""
+    media = pg_catalog.add(make_media(size=100))
+    version = Version(media_id=media.id, role="described", kind="video", duration=205.0,
+                      mime_type="video/mp4", size=300, storage_key=f"{media.id}/described.mp4",
+                      sha256="0" * 64)  # fmt: skip
+    assert pg_catalog.put_version(version) is None
+    rendition = Rendition(media_id=media.id, name="240p", height=240, width=426, bitrate=1,
+                          peak_bitrate=1, size=400, mime_type="video/mp4", codecs="avc1",
+                          storage_key=f"{media.id}/rendition-240p.mp4", sha256="0" * 64,
+                          playlist_key=f"{media.id}/rendition-240p.m3u8",
+                          duration=205.0)  # fmt: skip
+    pg_catalog.put_renditions(media.id, [rendition])
+    quota = SharedQuota(1000, pg_catalog)
+    with pytest.raises(StorageFull):  # 100 + 300 + 400 stored: 250 more does not fit
+        quota.account().claim(250)
+    quota.account().claim(200)
