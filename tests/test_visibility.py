@@ -256,10 +256,16 @@ def test_the_signed_url_route_checks_its_input(
     assert timedelta(minutes=59) < left <= timedelta(hours=1)
 
 
-def test_signed_url_needs_signing_keys(settings: Settings, tmp_path: Path) -> None:
-    unsigned = Settings(media_dir=tmp_path / "media", api_token=TOKEN)
+def test_signed_url_needs_signing_keys(
+    settings: Settings, tmp_path: Path, media_files: dict[str, Path]
+) -> None:
+    unsigned = Settings(media_dir=tmp_path / "media", api_token=TOKEN, automatic_captions=False)
     with TestClient(create_app(unsigned)) as plain:
-        response = plain.post(f"/api/media/{new_id()}/signed-url", headers=AUTH)
+        # An unknown clip is 404 first, as on every route of a clip.
+        unknown = plain.post(f"/api/media/{new_id()}/signed-url", headers=AUTH)
+        assert unknown.status_code == 404
+        media_id = upload(plain, media_files["audio.m4a"])["id"]
+        response = plain.post(f"/api/media/{media_id}/signed-url", headers=AUTH)
     assert response.status_code == 409
     assert "AMPS_SIGNING_KEYS" in response.json()["detail"]
 

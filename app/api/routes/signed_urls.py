@@ -54,8 +54,8 @@ async def make_signed_urls(
     so keep the `ttl` short. 409 when the server has no AMPS_SIGNING_KEYS."""
     check_writer(request, settings)
     ttl = (await requested(request)).ttl
+    media = await anyio.to_thread.run_sync(find_media, catalog, media_id)  # 404 first
     if signer_of(request) is None:
         raise Problem(409, NO_KEYS)
-    media = await anyio.to_thread.run_sync(find_media, catalog, media_id)
     base = base_url(request, settings.public_url)
     return SignedUrls(**signed_urls(signer_of(request), base, media.id, ttl))
