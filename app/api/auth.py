@@ -71,6 +71,12 @@ def check_writer(request: Request, settings: Settings) -> None:
         raise Problem(403, "The API token is wrong. Check AMPS_API_TOKEN on the server.")
 
 
+def require_writer(request: Request) -> None:
+    """check_writer as a route dependency: it runs before FastAPI validates a JSON body, so
+    a stranger's malformed body gets 401/403, never a 422 that answers before the token."""
+    check_writer(request, request.app.state.settings)
+
+
 def token_matches(given: str, api_token: str) -> bool:
     """Constant-time comparison, so the token cannot be guessed byte by byte from timings."""
     return secrets.compare_digest(given.strip().encode(), api_token.encode())

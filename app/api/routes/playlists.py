@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import URL
 
 from app.api.access import has_token
-from app.api.auth import check_writer
+from app.api.auth import check_writer, require_writer
 from app.api.paging import read_cursor
 from app.api.problems import WRITE_PROBLEMS, documented
 from app.api.routes.media import VALID_ID
@@ -118,6 +118,7 @@ async def write(call: Callable[[], Playlist | None]) -> Playlist | None:
     response_model=PlaylistPublic,
     responses=documented(*WRITE_PROBLEMS),
     summary="Make a playlist",
+    dependencies=[Depends(require_writer)],
 )
 async def create_playlist(
     new: PlaylistCreate,
@@ -127,7 +128,6 @@ async def create_playlist(
     settings: SettingsDep,
 ) -> PlaylistPublic:
     """`media_ids` are clips of the library, in order; a clip may come more than once."""
-    check_writer(request, settings)
     text = check_changes({"title": new.title, "description": new.description})
     title, description = text["title"] or "", text["description"] or ""
     playlist = await write(lambda: playlists.create(title, description, new.media_ids))
@@ -200,6 +200,7 @@ def get_playlist(
     response_model=PlaylistPublic,
     responses=documented(*WRITE_PROBLEMS),
     summary="Edit a playlist",
+    dependencies=[Depends(require_writer)],
 )
 async def update_playlist(
     playlist_id: str,
@@ -209,7 +210,6 @@ async def update_playlist(
     settings: SettingsDep,
 ) -> PlaylistPublic:
     """`media_ids`, when given, replaces the clips and their order."""
-    check_writer(request, settings)
     if not VALID_ID.match(playlist_id):
         raise Problem(404, NOT_FOUND)
     fields = changes.model_dump(exclude_unset=True)
