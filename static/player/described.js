@@ -24,16 +24,21 @@ export default function described(ctl) {
     ctl.save("described", on);
     const at = media.currentTime, rate = media.playbackRate;
     const playing = !media.paused && !media.ended;
-    source.src = files[on].src;
-    source.type = files[on].type;
-    media.load(); // resets the time, the rate and the play state: put back below
+    // The quality menu picks the programme's file from its ladder: going back, it does.
+    const ladder = !on && ctl.actions.quality;
+    ctl.emit("sourcechange", on ? "described" : "main");
+    if (!ladder) {
+      media.removeAttribute("src"); // the quality menu's pick, if any, gives way to <source>
+      source.src = files[on].src;
+      source.type = files[on].type;
+      media.load(); // resets the time, the rate and the play state: put back below
+    }
     media.addEventListener("loadedmetadata", () => {
       media.currentTime = at;
       media.playbackRate = rate;
       if (playing) ctl.play();
       if (!quiet) live.textContent = ctl.t(on ? "described_on" : "described_off");
     }, { once: true });
-    ctl.emit("sourcechange", on ? "described" : "main");
   };
   box.addEventListener("change", () => swap(box.checked));
   ctl.actions.described = (want = !on) => swap(want);

@@ -19,6 +19,10 @@ export default function quality(ctl) {
     && media.canPlayType("application/vnd.apple.mpegurl") ? ctl.root.dataset.hls : "";
   let choice = ctl.load("quality", "auto");
   if (!radios.some((r) => r.value == choice)) choice = "auto";
+  // The described version (described.js) is one file: while it plays the ladder steps aside.
+  const source = media.querySelector("source");
+  let described = !!ctl.root.dataset.describedSrc
+    && (source?.getAttribute("src") || "").split("#")[0] == ctl.root.dataset.describedSrc;
   let cap = Infinity; // lowered by stalls
   let now = null; // what plays: a rendition name, "audio" or "hls"
   let stalls = [];
@@ -64,6 +68,8 @@ export default function quality(ctl) {
     }, { once: true });
   };
   const apply = (announce) => {
+    button.hidden = described;
+    if (described) return;
     if (choice == "auto" && hls) return play("hls", hls, announce);
     const radio = radios.find((r) => r.value == choice);
     const pick = choice == "auto" ? fit() : { name: choice, src: radio.dataset.src };
@@ -84,7 +90,7 @@ export default function quality(ctl) {
   };
   // Stalls while playing (not seeking, not the first load) count; enough of them step down.
   ctl.on("waiting", () => {
-    if (choice != "auto" || now == "hls" || media.seeking || media.currentTime < 0.5) return;
+    if (described || choice != "auto" || now == "hls" || media.seeking || media.currentTime < 0.5) return;
     const t = performance.now();
     stalls = [...stalls.filter((s) => t - s < STALL_WINDOW), t];
     const current = videos.find((v) => v.name == now);
@@ -92,6 +98,11 @@ export default function quality(ctl) {
     stalls = [];
     cap = current.height - 1;
     apply(true);
+  });
+  ctl.on("sourcechange", (which) => {
+    described = which == "described";
+    now = null; // described.js puts the time, speed and play state back
+    apply(false);
   });
   apply(false);
 }

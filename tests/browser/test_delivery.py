@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx2 as httpx
 import pytest
 from playwright.sync_api import Page
 
@@ -112,7 +113,7 @@ def test_the_player_chooses_a_rendition_for_its_size(
 
 def said(page: Page, text: str) -> None:
     """The status region (role=status, visually hidden) says `text`."""
-    page.wait_for_function(f"document.querySelector('.amps-status').textContent == {text!r}")
+    page.wait_for_function(f"() => document.querySelector('.amps-status').textContent == {text!r}")
 
 
 def choose(page: Page, label: str) -> None:
@@ -173,3 +174,44 @@ def test_clips_without_a_ladder_have_no_quality_menu(page: Page, library: Librar
         playing_file(page)
         == urlsplit(library.video.record["urls"]["playable"]).path.rpartition("/")[2]
     )
+
+
+def test_the_described_version_of_a_laddered_clip(
+    page: Page, library: Library, laddered: Clip
+) -> None:
+    """The quality menu plays the programme's renditions; the described version is one file:
+    chosen, it plays (the ladder steps aside and its menu hides), and going back the ladder
+    picks again, at the same moment both ways."""
+    with media.ladder_clip(MEDIA_CACHE).open("rb") as body:  # same length: a fine stand-in
+        answer = httpx.post(f"{library.url}/api/media/{laddered.id}/versions",
+                            files={"file": ("described.mp4", body)}, data={"role": "described"},
+                            timeout=60)  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    try:
+        open_embed(page, laddered)
+        assert playing_file(page) == "720p.mp4"
+        page.eval_on_selector("video", "m => { m.currentTime = 10; }")
+        wait_for_media(page, "!m.seeking && m.readyState >= 2")
+        page.click("[data-menu=description]")
+        page.get_by_role("checkbox", name="Described version").check()
+        state = wait_for_media(page, "m.currentSrc.endsWith('/versions/described') && "
+                                     "!m.seeking && m.readyState >= 2")  # fmt: skip
+        assert 9.5 < state["currentTime"] < 10.5, state
+        assert page.is_hidden("[data-menu=quality]")
+        assert_no_axe_violations(page)
+        if not page.is_visible("#amps-description-menu"):
+            page.click("[data-menu=description]")
+        page.get_by_role("checkbox", name="Described version").uncheck()
+        state = wait_for_media(page, "m.currentSrc.endsWith('/720p.mp4') && "
+                                     "!m.seeking && m.readyState >= 2")  # fmt: skip
+        assert 9.5 < state["currentTime"] < 10.5, state
+        assert page.is_visible("[data-menu=quality]")
+        if not page.is_visible("#amps-description-menu"):
+            page.click("[data-menu=description]")
+        page.get_by_role("checkbox", name="Described version").check()
+        page.reload()  # the choice is kept: the ladder stays aside from the start
+        page.wait_for_selector("[data-amps-player].amps-scripted")
+        wait_for_media(page, "m.currentSrc.endsWith('/versions/described') && m.readyState >= 1")
+        assert page.is_hidden("[data-menu=quality]")
+    finally:
+        httpx.delete(f"{library.url}/api/media/{laddered.id}/versions/described", timeout=30)

@@ -106,13 +106,15 @@ def test_host_page_embeds_and_drives_the_player(
     assert frame.get_attribute("title") == library.video.record["title"]
     assert frame.get_attribute("loading") == "lazy"
     assert frame.get_attribute("src") == library.video.embed
-    page.wait_for_function("window.ampsEvents.some((e) => e.name === 'ready')")
+    page.wait_for_function("() => window.ampsEvents.some((e) => e.name === 'ready')")
     assert events(page, "ready")[0]["id"] == library.video.id
     page.evaluate("window.ampsPlayer.play()")
-    page.wait_for_function("window.ampsEvents.filter((e) => e.name === 'timeupdate').length >= 3")
+    page.wait_for_function(
+        "() => window.ampsEvents.filter((e) => e.name === 'timeupdate').length >= 3"
+    )
     assert events(page, "play")
     page.evaluate("window.ampsPlayer.seek(100)")
-    page.wait_for_function("window.ampsEvents.some((e) => e.name === 'seeked')")
+    page.wait_for_function("() => window.ampsEvents.some((e) => e.name === 'seeked')")
     assert abs(float(events(page, "seeked")[-1]["time"]) - 100) < 1  # type: ignore[arg-type]
     state = page.evaluate("window.ampsPlayer.pause()")
     assert state["paused"] is True and state["id"] == library.video.id
@@ -125,9 +127,11 @@ def test_timeupdate_comes_about_four_times_a_second(
     page: Page, library: Library, host: Callable[[str], HostSite]
 ) -> None:
     page.goto(host(library.url).url)
-    page.wait_for_function("window.ampsEvents && window.ampsEvents.some((e) => e.name === 'ready')")
+    page.wait_for_function(
+        "() => window.ampsEvents && window.ampsEvents.some((e) => e.name === 'ready')"
+    )
     page.evaluate("window.ampsPlayer.play()")
-    page.wait_for_function("window.ampsEvents.some((e) => e.name === 'play')")
+    page.wait_for_function("() => window.ampsEvents.some((e) => e.name === 'play')")
     page.wait_for_timeout(2000)
     count = len(events(page, "timeupdate"))
     assert 5 <= count <= 10, count
@@ -181,7 +185,7 @@ def test_messages_from_origins_outside_the_allowed_list_are_ignored(
         assert player.evaluate("v => v.paused") is True, "a foreign origin started the player"
         state = page.evaluate("window.ampsPlayer.play()")
         assert state["id"] == clip_id
-        page.wait_for_function("window.ampsEvents.some((e) => e.name === 'play')")
+        page.wait_for_function("() => window.ampsEvents.some((e) => e.name === 'play')")
     finally:
         attacker.close()
         site.close()
@@ -332,7 +336,7 @@ def test_watch_page_of_a_processing_clip_says_wait_then_plays_without_a_reader_r
         catalog.update(media_id, status="ready")
         page.locator("video.amps-media").wait_for(timeout=15_000)
         assert page.get_attribute("[data-amps-player]", "data-state") == "ready"
-        page.wait_for_function("document.querySelector('video').readyState >= 1")
+        page.wait_for_function("() => document.querySelector('video').readyState >= 1")
     finally:
         catalog.delete(media_id)
         catalog.dispose()

@@ -33,7 +33,7 @@ def test_a_signed_embed_of_a_private_clip_plays(
     page.eval_on_selector("video", "m => { m.muted = true; m.play(); }")
     state = wait_for_media(page, "m.readyState >= 3 && m.currentTime > 0.3", "video")
     assert state["error"] is None and abs(state["duration"] - clip.duration) < 0.5
-    page.wait_for_function("document.querySelector('video').textTracks[0]?.cues?.length > 0")
+    page.wait_for_function("() => document.querySelector('video').textTracks[0]?.cues?.length > 0")
     asked = {r.url.split("?")[0].removeprefix(f"{library.url}/media/{clip.id}") for r in seen}
     assert {"/stream", "/poster", f"/tracks/{clip.tracks[0]['id']}.vtt"} <= asked, asked
     failed = [(r.url, r.status) for r in seen if r.status >= 400]
