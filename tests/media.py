@@ -3,6 +3,7 @@
 Each entry: name -> (ffmpeg input arguments, output arguments); every file lasts LENGTH s.
 """
 
+import os
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -57,7 +58,7 @@ def make(name: str, directory: Path) -> Path:
     target = directory / name
     if not target.exists():
         inputs, outputs = FORMATS[name]
-        partial = directory / f"partial-{name}"
+        partial = directory / f"partial-{os.getpid()}-{name}"  # one per process
         ffmpeg(*inputs, *outputs, str(partial))
         partial.rename(target)
     return target
@@ -91,7 +92,7 @@ def ladder_clip(directory: Path) -> Path:
     target = directory / "ladder-720p.mp4"
     if not target.exists():
         directory.mkdir(parents=True, exist_ok=True)
-        partial = directory / "partial-ladder-720p.mp4"
+        partial = directory / f"partial-{os.getpid()}-ladder-720p.mp4"
         ffmpeg(
             "-f", "lavfi", "-i", f"testsrc=size=1280x720:rate=6:duration={LADDER_LENGTH}",
             "-f", "lavfi", "-i", f"sine=frequency=440:duration={LADDER_LENGTH}",

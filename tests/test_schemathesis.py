@@ -90,8 +90,12 @@ def strategy(operation: Any, mode: GenerationMode) -> Any:
 
 
 def describe(error: BaseException) -> str:
-    """schemathesis's own report: what failed, the response, and a curl line to reproduce."""
-    return f"{type(error).__name__}: {error}"[:4000]
+    """schemathesis's own report: what failed, the response, and a curl line to reproduce;
+    for a group (Hypothesis's FlakyFailure among them), each failure it holds."""
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, BaseExceptionGroup):
+        text += "".join(f"\n  - {describe(inner)}" for inner in error.exceptions)
+    return text[:4000]
 
 
 def run_operation(operation: Any, mode: GenerationMode, seeds: Seeds) -> None:

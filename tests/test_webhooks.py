@@ -221,6 +221,13 @@ def test_deliveries_need_the_token_and_page_newest_first(hooked: TestClient) -> 
     assert all(item["id"] < ids[-1] for item in rest["items"])
 
 
+def test_a_cursor_past_the_id_column_is_refused_not_a_500(hooked_pg: TestClient) -> None:
+    """PostgreSQL's id column is 32 bits: a larger `before` is a 422, not a database error."""
+    answer = hooked_pg.get(f"/api/webhooks/deliveries?before={2**31}", headers=AUTH)
+    assert answer.status_code == 422
+    assert hooked_pg.get(f"/api/webhooks/deliveries?before={2**31 - 1}", headers=AUTH).is_success
+
+
 def test_postgresql_queues_each_attempt_as_a_job(
     hooked_pg: TestClient, receiver: Receiver, media_files: dict[str, Path]
 ) -> None:

@@ -26,7 +26,8 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[
         int | None,
-        Query(ge=1, le=2**62, description="From a `next` link: older attempts than this id"),
+        # The id column is a 32-bit integer in PostgreSQL: a larger cursor cannot name a row.
+        Query(ge=1, le=2**31 - 1, description="From a `next` link: older attempts than this id"),
     ] = None,
 ) -> WebhookAttemptPage:
     """Kept for AMPS_WEBHOOK_RETENTION seconds."""

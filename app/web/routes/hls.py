@@ -11,13 +11,13 @@ from fastapi import APIRouter, Request, Response
 
 from app.api.access import find_readable, grant, url_signer
 from app.catalog.models import Media, utcnow
-from app.deps import CatalogDep, LibraryDep, SettingsDep
+from app.deps import CatalogDep, LibraryDep
 from app.errors import Problem
 from app.media.hls import PLAYLIST_TYPE, Variant, master_playlist
 from app.storage.base import MissingKey
-from app.streams.delivery import find_rendition, rendition_validators, stored_response
+from app.streams.delivery import find_rendition, rendition_validators
 from app.streams.ranges import CORS_HEADERS, preflight_response
-from app.web.routes.stream import file_responses
+from app.web.routes.stream import file_responses, stored_file
 
 router = APIRouter(tags=["streams"])
 MASTER = "/media/{media_id}/hls/master.m3u8"
@@ -164,8 +164,6 @@ async def rendition_file(
     file: str,
     request: Request,
     catalog: CatalogDep,
-    library: LibraryDep,
-    settings: SettingsDep,
 ) -> Response:
     """Byte ranges and conditional requests as on the stream; the fast path in front
     (app/streams/fastpath.py) answers the same for files on local disk."""
@@ -173,17 +171,9 @@ async def rendition_file(
     rendition = find_rendition(media, file)
     if rendition is None:
         raise Problem(404, "The clip has no such rendition.")
-    response = await stored_response(
-        request,
-        library.storage,
-        rendition.storage_key,
-        media_type=rendition.mime_type,
-        validators=rendition_validators(rendition),
-        redirect=settings.s3_redirect,
-    )
-    if response is None:
-        raise Problem(404, "The rendition is not available any more.")
-    return response
+    validators = rendition_validators(rendition)
+    return await stored_file(request, rendition.storage_key, rendition.mime_type, validators,
+                             "rendition")  # fmt: skip
 
 
 @router.options(MASTER, include_in_schema=False)

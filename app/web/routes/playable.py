@@ -6,11 +6,10 @@ import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
 from app.api.access import find_readable
-from app.deps import CatalogDep, LibraryDep, SettingsDep
+from app.deps import CatalogDep
 from app.errors import Problem
-from app.streams.delivery import stored_response
 from app.streams.ranges import Validators, preflight_response
-from app.web.routes.stream import file_responses
+from app.web.routes.stream import file_responses, stored_file
 
 router = APIRouter(tags=["streams"])
 PLAYABLE = "/media/{media_id}/playable"
@@ -39,8 +38,6 @@ async def stream_playable(
     media_id: str,
     request: Request,
     catalog: CatalogDep,
-    library: LibraryDep,
-    settings: SettingsDep,
 ) -> Response:
     """H.264/AAC MP4 (or AAC M4A) made from an original browsers cannot play; byte ranges and
     conditional requests as on the stream. 404 when the clip needs no such copy."""
@@ -50,17 +47,7 @@ async def stream_playable(
         raise Problem(404, NONE)
     made = math.floor(media.updated_at.timestamp())
     validators = Validators(media.playable_sha256, made, media.playable_size or 0)
-    response = await stored_response(
-        request,
-        library.storage,
-        key,
-        media_type=mime_type,
-        validators=validators,
-        redirect=settings.s3_redirect,
-    )
-    if response is None:
-        raise Problem(404, "The clip's web version is not available any more.")
-    return response
+    return await stored_file(request, key, mime_type, validators, "clip's web version")
 
 
 @router.options(PLAYABLE, include_in_schema=False)

@@ -11,7 +11,7 @@ from app.catalog.models import Media
 from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.errors import Problem
 from app.streams.delivery import stored_response
-from app.streams.ranges import preflight_response
+from app.streams.ranges import Validators, preflight_response
 
 router = APIRouter(tags=["streams"])
 TRACK_TYPE = "text/vtt; charset=utf-8"
@@ -19,6 +19,25 @@ TRACK_TYPE = "text/vtt; charset=utf-8"
 
 def gone(what: str = "clip's file") -> Problem:
     return Problem(404, f"The {what} is not available any more.")
+
+
+async def stored_file(
+    request: Request, key: str, media_type: str, validators: Validators, what: str
+) -> Response:
+    """A stored file other than the clip's own (a web copy, a version, a rendition) as the
+    stream serves it: ranges, validators, the S3 redirect; 404 when its bytes are gone."""
+    library, settings = request.app.state.library, request.app.state.settings
+    response = await stored_response(
+        request,
+        library.storage,
+        key,
+        media_type=media_type,
+        validators=validators,
+        redirect=settings.s3_redirect,
+    )
+    if response is None:
+        raise gone(what)
+    return response
 
 
 def download_name(media: Media) -> str:

@@ -6,11 +6,10 @@ import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
 from app.api.access import find_readable
-from app.deps import CatalogDep, LibraryDep, SettingsDep
+from app.deps import CatalogDep
 from app.errors import Problem
-from app.streams.delivery import stored_response
 from app.streams.ranges import Validators, preflight_response
-from app.web.routes.stream import file_responses
+from app.web.routes.stream import file_responses, stored_file
 
 router = APIRouter(tags=["streams"])
 VERSION = "/media/{media_id}/versions/{role}"
@@ -38,8 +37,6 @@ async def stream_version(
     role: str,
     request: Request,
     catalog: CatalogDep,
-    library: LibraryDep,
-    settings: SettingsDep,
 ) -> Response:
     """Byte ranges and conditional requests as on the clip's stream; the web-playable copy
     when browsers cannot play the uploaded file, else that file."""
@@ -56,17 +53,7 @@ async def stream_version(
         )  # fmt: skip
     # The key changes with every new file (it holds a random part): a strong validator.
     validators = Validators(digest, math.floor(version.created_at.timestamp()), size)
-    response = await stored_response(
-        request,
-        library.storage,
-        key,
-        media_type=mime_type,
-        validators=validators,
-        redirect=settings.s3_redirect,
-    )
-    if response is None:
-        raise Problem(404, "The version's file is not available any more.")
-    return response
+    return await stored_file(request, key, mime_type, validators, "version's file")
 
 
 @router.options(VERSION, include_in_schema=False)
