@@ -22,7 +22,7 @@ from app.jobs.ladder import ladder_keys
 from app.jobs.processing import SCRIPT_NAME, Processor, new_track, store_track, version_keys
 from app.jobs.queue import JobQueue, make_queue
 from app.media.durations import format_duration
-from app.media.posters import poster_name, stored_poster
+from app.media.posters import poster_names, stored_poster
 from app.media.probe import ProbeError, ProbeResult, probe_file, probe_url
 from app.media.quick_probe import quick_probe
 from app.media.renditions import browsers_play
@@ -497,7 +497,7 @@ class Library:
         media = self.catalog.delete(media_id)
         if media is None:
             return False
-        keys = [media.storage_key, media_key(media.id, poster_name(media.kind))]
+        keys = [media.storage_key, *(media_key(media.id, n) for n in poster_names(media.kind))]
         keys.append(media_key(media.id, SCRIPT_NAME))  # if it has one
         if media.playable_key:
             keys.append(media.playable_key)
@@ -616,9 +616,10 @@ class Library:
             except (OSError, StorageError):
                 log.warning("could not remove %s; the start-up sweep will", key)
 
-    def poster_key(self, media: Media) -> str:
+    def poster_key(self, media: Media, size: str = "full") -> str:
         """The clip's poster, made from its file on first use; PosterError when it cannot be."""
-        return stored_poster(self.storage, media, self.file_of(media), self.settings.probe_timeout)
+        source, timeout = self.file_of(media), self.settings.probe_timeout
+        return stored_poster(self.storage, media, source, timeout, size)
 
     def file_of(self, media: Media) -> Path | str | None:
         """Where ffmpeg reads the clip (a path, or a presigned URL); None when it is gone."""

@@ -5,7 +5,8 @@ on a fresh library, uploads a 60 s 720p clip and waits for its rendition ladder,
 
 1. Time until the custom controls work (from navigation start) at 300 ms / 1.6 Mbit/s and at
    40 ms / 20 Mbit/s: the amps embed against Plyr and media-chrome from node_modules, served
-   gzipped by a small static server as a CDN would, playing the same clip from the same amps.
+   gzipped by a small static server as a CDN would, playing the same clip from the same amps
+   with the same poster (the small still the embed shows first).
    Players alternate within each round; medians of the rounds.
 2. At 400 kbit/s and 1.6 Mbit/s (80 ms): time to the first frame and stalls (`waiting` events)
    in the first 25 s of an autoplaying 400 px-wide embed: today's single rendition (the 720p
@@ -63,13 +64,15 @@ poll();
 """
 PLYR_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <link rel="stylesheet" href="/plyr.css"></head><body>
-<video id="p" controls preload="metadata" crossorigin playsinline src="{src}"></video>
+<video id="p" controls preload="metadata" crossorigin playsinline src="{src}" poster="{poster}">
+</video>
 <script src="/plyr.min.js"></script>
 <script>const p = new Plyr("#p"); p.on("ready", () => (window.plyrReady = true));</script>
 </body></html>"""
 CHROME_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <script type="module" src="/media-chrome.js"></script></head><body>
-<media-controller><video slot="media" preload="metadata" crossorigin playsinline src="{src}">
+<media-controller><video slot="media" preload="metadata" crossorigin playsinline src="{src}"
+poster="{poster}">
 </video><media-control-bar><media-play-button></media-play-button>
 <media-time-range></media-time-range><media-mute-button></media-mute-button>
 </media-control-bar></media-controller></body></html>"""
@@ -109,14 +112,16 @@ class Static(BaseHTTPRequestHandler):
         pass
 
 
-def static_server(stream: str) -> str:
+def static_server(stream: str, poster: str) -> str:
+    """Plyr and media-chrome pages as a site would serve them: gzipped, showing the poster
+    the amps embed shows first (its small still) while the same clip loads."""
     Static.files = {
         "/plyr.css": ((NODE / "plyr/dist/plyr.css").read_bytes(), "text/css"),
         "/plyr.min.js": ((NODE / "plyr/dist/plyr.min.js").read_bytes(), "text/javascript"),
         "/media-chrome.js": ((NODE / "media-chrome/dist/iife/index.js").read_bytes(),
                              "text/javascript"),
-        "/plyr.html": (PLYR_PAGE.format(src=stream).encode(), "text/html"),
-        "/chrome.html": (CHROME_PAGE.format(src=stream).encode(), "text/html"),
+        "/plyr.html": (PLYR_PAGE.format(src=stream, poster=poster).encode(), "text/html"),
+        "/chrome.html": (CHROME_PAGE.format(src=stream, poster=poster).encode(), "text/html"),
     }  # fmt: skip
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), Static)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -216,7 +221,8 @@ def main() -> int:
                 time.sleep(1)
             print("ladder:", ", ".join(f"{r['name']} {r['bitrate'] // 1000} kbit/s"
                                        for r in record["renditions"]))  # fmt: skip
-            static = static_server(record["urls"]["playable"])
+            small_poster = f"{record['urls']['poster']}?size=small"
+            static = static_server(record["urls"]["playable"], small_poster)
             pages = {"amps": f"{server.base}/embed/{clip.id}", "Plyr": f"{static}/plyr.html",
                      "media-chrome": f"{static}/chrome.html"}  # fmt: skip
             with sync_playwright() as pw:

@@ -89,9 +89,21 @@ def test_embed_is_the_player_alone_titled_by_the_clip(
 
 
 def test_autoplay_is_always_muted(client: TestClient, clip: dict[str, str]) -> None:
+    """The script starts it (tests/browser/test_player.py): an autoplay attribute would
+    make the browser fetch the page's <source> before the script chooses a rendition."""
     html = client.get(f"/embed/{clip['id']}", params={"autoplay": "1"}).text
-    assert re.search(r"<video [^>]*muted autoplay", html)
-    assert "autoplay" not in client.get(f"/embed/{clip['id']}").text.split("<video")[1][:400]
+    video = html.split("<video")[1].split(">")[0]
+    assert re.search(r"\bmuted\b", video) and "autoplay" not in video
+    assert 'data-autoplay="1"' in html
+    assert 'data-autoplay="0"' in client.get(f"/embed/{clip['id']}").text
+
+
+def test_players_show_the_small_poster_first(client: TestClient, clip: dict[str, str]) -> None:
+    """The small still in the page (quick on a slow link), the full one for the script."""
+    for page in (f"/embed/{clip['id']}", f"/media/{clip['id']}"):
+        video = client.get(page).text.split("<video")[1].split(">")[0]
+        assert f'poster="http://testserver/media/{clip["id"]}/poster?size=small"' in video
+        assert f'data-full-poster="http://testserver/media/{clip["id"]}/poster"' in video
 
 
 def test_captions_parameter_turns_a_track_on(client: TestClient, clip: dict[str, str]) -> None:

@@ -23,7 +23,7 @@ from app.media.posters import (
     waveform_graph,
 )
 from tests.conftest import stored_files, wait_processed
-from tests.media import LENGTH, ffmpeg, truncate
+from tests.media import LADDER_LENGTH, LENGTH, ffmpeg, ladder_clip, truncate
 
 PROBLEM = "application/problem+json"
 
@@ -124,7 +124,37 @@ def test_concurrent_first_requests_leave_one_good_poster(
     poster = library.storage.read_bytes(keys.pop())
     assert image_info(poster, tmp_path)["codec_name"] == "mjpeg"
     names = sorted(p.name for p in stored_files(settings.media_dir))
-    assert names == ["original.mp4", "poster.jpg"]
+    assert names == ["original.mp4", "poster.jpg", "poster.small.jpg"]  # the job made both
+
+
+def test_small_poster_is_a_lighter_still_of_the_same_frame(
+    media_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """What embeds show first: at most 640 px wide, the clip's aspect, a fraction of the bytes."""
+    source = ladder_clip(media_files["video.mp4"].parent)  # 1280x720
+    full, small = tmp_path / "full.jpg", tmp_path / "small.jpg"
+    render_poster(source, "video", LADDER_LENGTH, full, timeout=20)
+    render_poster(source, "video", LADDER_LENGTH, small, timeout=20, size="small")
+    assert image_info(full.read_bytes(), tmp_path)["width"] == 1280
+    info = image_info(small.read_bytes(), tmp_path)
+    assert (info["codec_name"], info["width"], info["height"]) == ("mjpeg", 640, 360)
+    assert small.stat().st_size < full.stat().st_size / 2  # 0.27 on a detailed frame
+
+
+def test_poster_sizes_are_served_and_go_with_the_clip(
+    client: TestClient, settings: Settings, video: dict[str, Any], audio: dict[str, Any],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    small = client.get(video["urls"]["poster"], params={"size": "small"})
+    assert small.status_code == 200 and small.headers["content-type"] == "image/jpeg"
+    assert small.content != client.get(video["urls"]["poster"]).content
+    assert image_info(small.content, tmp_path)["width"] == video["width"]  # never enlarged
+    waveform = client.get(audio["urls"]["poster"], params={"size": "small"})
+    assert waveform.content == client.get(audio["urls"]["poster"]).content  # one size
+    refused = client.get(video["urls"]["poster"], params={"size": "huge"})
+    assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM
+    assert client.delete(f"/api/media/{video['id']}").status_code == 204
+    assert not [p for p in stored_files(settings.media_dir) if video["id"] in str(p)]
 
 
 def test_openapi_get_and_head_poster(client: TestClient) -> None:

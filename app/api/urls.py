@@ -56,6 +56,11 @@ def media_urls(
     )
 
 
+def small_poster(poster: str) -> str:
+    """The small still of a poster URL (signed or not: the signature does not cover `size`)."""
+    return f"{poster}{'&' if '?' in poster else '?'}size=small"
+
+
 def track_url(base: str, media_id: str, track_id: str) -> str:
     return f"{base}/media/{media_id}/tracks/{track_id}.vtt"
 

@@ -20,7 +20,7 @@ from app.config import Settings
 from app.jobs.ladder import store_ladder, wants_ladder
 from app.jobs.webhooks import Webhooks
 from app.media.captions import track_label
-from app.media.posters import PosterError, poster_name, stored_poster
+from app.media.posters import STILLS, PosterError, poster_names, stored_poster
 from app.media.probe import ProbeError, ProbeTimeout, ToolMissing, probe_file, probe_url
 from app.media.renditions import (
     Rendition,
@@ -283,7 +283,8 @@ class Processor:
         (about 7 CPU seconds for 3 hours of 48 kHz audio), past the probe's 30 s on a busy
         machine, and a poster missing here is tried again on every page view."""
         try:
-            stored_poster(self.storage, media, source, self.settings.transcode_timeout)
+            for size in STILLS if media.kind == "video" else ["full"]:
+                stored_poster(self.storage, media, source, self.settings.transcode_timeout, size)
         except PosterError as exc:
             log.warning("no poster for %s: %s", media.id, exc)
 
@@ -298,7 +299,7 @@ class Processor:
             self.webhooks.emit("clip.ready", media.id, status=done.status, title=done.title)
         else:
             # Deleted while we worked: what we stored under its id goes too.
-            keys = [media_key(media.id, poster_name(media.kind))]
+            keys = [media_key(media.id, name) for name in poster_names(media.kind)]
             if isinstance(fields.get("playable_key"), str):
                 keys.append(str(fields["playable_key"]))
             for key in keys:

@@ -17,6 +17,11 @@ from app.storage.base import Storage, media_key
 
 log = logging.getLogger("amps")
 MAX_WIDTH = 1280
+# A still for small players and slow links (an embed shows it before anyone presses play):
+# a quarter of the pixels at a lower JPEG quality: a quarter to half the bytes. The player
+# asks for the full one when it is shown large on a fast link.
+SMALL_WIDTH = 640
+STILLS = {"full": (MAX_WIDTH, 3), "small": (SMALL_WIDTH, 5)}  # width, mjpeg -q:v (2 best)
 WAVEFORM_SIZE = "1280x360"
 # Light blue on near-black: a contrast ratio of about 10:1, legible in forced colours too.
 WAVEFORM_BACKGROUND = "0x10151f"
@@ -36,33 +41,44 @@ class PosterError(Exception):
     """No poster could be made; str() is a sentence for the reader."""
 
 
-def poster_name(kind: str) -> str:
-    """A still of a video is a photo (JPEG); a waveform is flat colour (PNG)."""
-    return "poster.jpg" if kind == "video" else "poster.png"
+def poster_name(kind: str, size: str = "full") -> str:
+    """A still of a video is a photo (JPEG), in two sizes; a waveform is flat colour (PNG),
+    small at any size: one."""
+    if kind != "video":
+        return "poster.png"
+    return "poster.jpg" if size == "full" else f"poster.{size}.jpg"
+
+
+def poster_names(kind: str) -> list[str]:
+    """Every poster a clip of this kind may have stored."""
+    return list(dict.fromkeys(poster_name(kind, size) for size in STILLS))
 
 
 def media_type(key: str) -> str:
     return MEDIA_TYPES.get(PurePath(key).suffix, "application/octet-stream")
 
 
-def stored_poster(storage: Storage, media: Media, source: Path | str | None, timeout: float) -> str:
-    """The key of the clip's poster, rendered from `source` (a file or an object's URL) to a
-    local temp file and stored on first use."""
-    key = media_key(media.id, poster_name(media.kind))
+def stored_poster(
+    storage: Storage, media: Media, source: Path | str | None, timeout: float, size: str = "full"
+) -> str:
+    """The key of the clip's poster of that size, rendered from `source` (a file or an
+    object's URL) to a local temp file and stored on first use."""
+    name = poster_name(media.kind, size)
+    key = media_key(media.id, name)
     if not storage.exists(key):
         if source is None:
             raise PosterError("No poster can be made: the clip's file is not available any more.")
-        name = poster_name(media.kind)
         with tempfile.TemporaryDirectory(prefix="amps-poster-") as temp:
             target = Path(temp) / name
-            render_poster(source, media.kind, media.duration, target, timeout)
+            render_poster(source, media.kind, media.duration, target, timeout, size)
             storage.put_bytes(key, target.read_bytes(), MEDIA_TYPES[target.suffix])
     return key
 
 
 def render_poster(
-    source: Path | str, kind: str, duration: float, target: Path, timeout: float
-) -> None:
+    source: Path | str, kind: str, duration: float, target: Path, timeout: float,
+    size: str = "full",
+) -> None:  # fmt: skip
     """Write a JPEG still (video) or a PNG waveform (audio) of `source` to `target`; blocking."""
     deadline = time.monotonic() + timeout
     if kind != "video":
@@ -71,7 +87,7 @@ def render_poster(
         # A video stream may end before the audio does: then fall back to its first frame.
         at = max(duration, 0.0) * STILL_AT
         for seek in dict.fromkeys((at, 0.0)):
-            _ffmpeg(_still_args(source, seek, target), deadline)
+            _ffmpeg(_still_args(source, seek, target, *STILLS[size]), deadline)
             if _written(target):
                 return
     if not _written(target):
@@ -86,13 +102,15 @@ def _written(target: Path) -> bool:
         return False
 
 
-def _still_args(source: Path | str, seek: float, target: Path) -> list[str]:
-    # Scaled to its display aspect (sar), never wider than MAX_WIDTH, never enlarged.
-    scale = f"scale=w='min({MAX_WIDTH},iw*sar)':h='round(ow/dar)',setsar=1"
+def _still_args(
+    source: Path | str, seek: float, target: Path, width: int, quality: int
+) -> list[str]:
+    # Scaled to its display aspect (sar), never wider than `width`, never enlarged.
+    scale = f"scale=w='min({width},iw*sar)':h='round(ow/dar)',setsar=1"
     return [
         "-ss", f"{seek:.3f}", *input_args(source),
         "-map", "0:v:0", "-frames:v", "1", "-vf", scale,
-        "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", f"file:{target}",
+        "-c:v", "mjpeg", "-q:v", str(quality), "-f", "image2", "-update", "1", f"file:{target}",
     ]  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from starlette.templating import Jinja2Templates
 
+from app.api.urls import small_poster
 from app.media.durations import format_duration, iso_duration
 from app.web.assets import Assets
 
@@ -40,5 +41,5 @@ def make_templates(assets: Assets) -> Jinja2Templates:
         asset=assets.url, shortcuts=SHORTCUTS, caption_options=CAPTION_OPTIONS, speeds=SPEEDS
     )
     env.globals["player_strings"] = assets.player_literals
-    env.filters.update(clock=format_duration, iso=iso_duration)
+    env.filters.update(clock=format_duration, iso=iso_duration, small_poster=small_poster)
     return templates

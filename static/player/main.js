@@ -18,6 +18,7 @@ import signWindow from "./sign-window.js";
 import transcript from "./transcript.js";
 import fullscreen from "./fullscreen.js";
 import pip from "./pip.js";
+import poster from "./poster.js";
 import help from "./help.js";
 import keyboard from "./keyboard.js";
 import bridge from "./bridge.js";
@@ -25,7 +26,8 @@ import watchProcessing from "./processing.js";
 import playlist from "./playlist.js";
 
 const CONTROLS = [status, play, seek, time, mute, volume, menus, captions, captionStyle, speed,
-  quality, chapters, description, described, signWindow, transcript, fullscreen, pip, help, keyboard, bridge];
+  quality, chapters, description, described, signWindow, transcript, fullscreen, pip, help, keyboard,
+  bridge, poster];
 
 export function enhance(root) {
   if (!root.querySelector(".amps-media")) return null; // "no media": nothing to drive
@@ -33,6 +35,7 @@ export function enhance(root) {
   for (const control of CONTROLS) control(ctl);
   ctl.media.controls = false;
   ctl.media.preload = "metadata"; // "none" in the page, so that nothing loads before this
+  if (ctl.root.dataset.autoplay == "1") ctl.media.autoplay = ctl.media.muted = true; // _player.html
   const links = ctl.$(".amps-file-links"); // the no-script links: the controls take over
   if (links) links.hidden = true;
   root.classList.add("amps-scripted");

@@ -535,6 +535,29 @@ def test_start_autoplay_and_captions_from_the_query(page: Page, library: Library
         assert attr(page, "[data-control=captions]", "aria-pressed") == "true"
 
 
+def test_the_poster_grows_with_a_large_player_only(
+    new_page: Callable[..., Page], library: Library
+) -> None:
+    """The page shows the small still; a player shown large asks for the full one once its
+    media has begun to load; a small one never does."""
+    posters = {}
+    for width in (1280, 400):
+        page = new_page(viewport={"width": width, "height": width * 9 // 16})
+        asked: list[str] = []
+        page.on("request", lambda r, asked=asked: "/poster" in r.url and asked.append(r.url))
+        open_player(page, library.video.embed)
+        wait_for_media(page, "m.readyState >= 1")
+        if width == 1280:
+            wait_for_media(page, "!m.poster.includes('size=')")
+        else:
+            page.wait_for_timeout(500)  # time for a wrong upgrade to happen
+        posters[width] = (page.eval_on_selector("video", "v => v.poster"), asked)
+    large, small = posters[1280], posters[400]
+    assert large[0].endswith("/poster") and any(u.endswith("/poster") for u in large[1])
+    assert small[0].endswith("/poster?size=small")
+    assert not [u for u in small[1] if u.endswith("/poster")], "a small player fetched both"
+
+
 def test_without_javascript_the_native_player_works(
     new_page: Callable[..., Page], library: Library
 ) -> None:
