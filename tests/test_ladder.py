@@ -274,6 +274,9 @@ def test_ladder_files_probe_as_fragmented_h264_aac(clip: dict[str, Any], media_d
     first = boxes.index("moof")
     assert boxes[:2] == ["ftyp", "moov"] and set(boxes[2:first]) == {"sidx"}
     assert boxes[first:].count("sidx") == 0 and boxes.count("moof") >= 16
+    # Fragments to the end, no `mfra` trailer: else Chromium reads the file's tail first.
+    for name in ("240p", "audio"):
+        assert top_level_boxes(local_file(media_dir, clip["id"], name))[-2:] == ["moof", "mdat"]
 
 
 def top_level_boxes(path: Path) -> list[str]:

@@ -98,6 +98,25 @@ def test_autoplay_is_always_muted(client: TestClient, clip: dict[str, str]) -> N
     assert 'data-autoplay="0"' in client.get(f"/embed/{clip['id']}").text
 
 
+def test_pages_are_gzipped_for_clients_that_take_it(
+    client: TestClient, clip: dict[str, str]
+) -> None:
+    """As a CDN serves them: an embed's HTML is mostly text (about a third gzipped)."""
+    for page in (f"/embed/{clip['id']}", f"/media/{clip['id']}"):
+        plain = client.get(page, headers={"Accept-Encoding": "identity"})
+        zipped = client.get(page, headers={"Accept-Encoding": "br, gzip;q=0.8"})
+        assert "content-encoding" not in plain.headers
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert zipped.text == plain.text  # the client decoded it
+        assert int(zipped.headers["content-length"]) < len(plain.content) / 2
+        assert zipped.headers["vary"] == "Accept-Language, Accept-Encoding"
+        assert zipped.headers["etag"] == plain.headers["etag"]
+        refused = client.get(page, headers={"Accept-Encoding": "gzip;q=0"})
+        assert "content-encoding" not in refused.headers
+        again = client.get(page, headers={"If-None-Match": zipped.headers["etag"]})
+        assert again.status_code == 304
+
+
 def test_players_show_the_small_poster_first(client: TestClient, clip: dict[str, str]) -> None:
     """The small still in the page (quick on a slow link), the full one for the script."""
     for page in (f"/embed/{clip['id']}", f"/media/{clip['id']}"):

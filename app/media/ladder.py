@@ -22,7 +22,10 @@ log = logging.getLogger("amps")
 SEGMENT = 2  # seconds between keyframes, the same in every rendition
 MIN_DURATION = 30.0  # shorter clips play well enough from one file
 MIN_SOURCE_HEIGHT = 361  # a source of 360p or less gains nothing from a ladder
-FRAGMENTED = "+frag_keyframe+empty_moov+default_base_moof+global_sidx"
+# skip_trailer: no `mfra` box at the end. With one, the index no longer reaches the end of
+# the file, and Chromium's demuxer (ffmpeg's) reads the file's last bytes to learn the box's
+# size: a round trip and a 32 KB read away from the first frame (0.6 s at 400 kbit/s).
+FRAGMENTED = "+frag_keyframe+empty_moov+default_base_moof+global_sidx+skip_trailer"
 AUDIO_NAME = "audio"
 
 
@@ -127,7 +130,7 @@ def _ladder_args(rungs: list[Rung], has_audio: bool, folder: Path) -> list[str]:
         # No keyframes to cut at: fragments of SEGMENT seconds (in microseconds).
         args += [
             "-map", "0:a:0", "-vn", "-c:a", "aac", "-b:a", str(LISTEN_BITRATE), "-ac", "2",
-            "-movflags", "+empty_moov+default_base_moof+global_sidx",
+            "-movflags", "+empty_moov+default_base_moof+global_sidx+skip_trailer",
             "-frag_duration", str(SEGMENT * 1_000_000),
             "-f", "mp4", f"file:{folder / file_name(AUDIO_NAME)}",
         ]  # fmt: skip

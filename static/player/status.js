@@ -16,7 +16,8 @@ export default function status(ctl) {
   // long before this script runs, and the media only starts loading once it has.
   let since = 0;
   media.addEventListener("emptied", () => (since = performance.now()));
-  const loading = () => later("loading", () => media.readyState < 1, since + 500 - performance.now());
+  // (501: a timer may fire a fraction of a millisecond before performance.now() says it is due.)
+  const loading = () => later("loading", () => media.readyState < 1, since + 501 - performance.now());
 
   ctl.on("loadstart", loading);
   for (const type of ["waiting", "stalled"]) {
@@ -47,7 +48,15 @@ export default function status(ctl) {
   media.addEventListener("error", (e) => {
     if (e.target == media || !e.target.nextElementSibling?.matches("source")) fail();
   }, true);
-  // Modules run after parsing: it may have failed before.
-  if (media.error || media.networkState == media.NETWORK_NO_SOURCE) fail();
-  else if (media.readyState < 1) loading();
+  // Modules run after parsing: it may have failed before. NETWORK_NO_SOURCE alone is not
+  // proof: the browser is in that state while it picks a <source>, until a stable state that
+  // Chromium reaches on a timer of its own (a cached page and script can run before it). Still
+  // without a source a quarter of a second later, it failed.
+  const noSource = () => media.networkState == media.NETWORK_NO_SOURCE && !media.currentSrc;
+  const stillNone = (tries) => noSource() && (tries ? setTimeout(stillNone, 50, tries - 1) : fail());
+  if (media.error) fail();
+  else {
+    if (media.readyState < 1) loading();
+    stillNone(5);
+  }
 }

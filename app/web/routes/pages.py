@@ -19,6 +19,7 @@ from app.deps import CatalogDep, LibraryDep, SettingsDep
 from app.errors import Problem
 from app.library import Library, search_words
 from app.streams.ranges import etag_listed
+from app.web.compression import html_response
 from app.web.embedding import DEFAULT_WIDTH, frame_size, iframe
 from app.web.i18n import Catalogue, choose
 from app.web.page_cache import PageCache, PageStamp, file_check
@@ -99,7 +100,7 @@ async def player_page(
             return Response(status_code=304, headers=headers)
         cached = cache.get(etag)
         if cached is not None:
-            return HTMLResponse(cached, headers=headers)
+            return html_response(request, cached, headers=headers)
     library: Library = state.library
     templates: Jinja2Templates = state.templates
 
@@ -116,12 +117,12 @@ async def player_page(
 
     view, body = await anyio.to_thread.run_sync(build)
     if view.state == "missing" or view.media is None:
-        return HTMLResponse(body, 404, headers={"Vary": "Accept-Language"})
+        return html_response(request, body, 404, headers={"Vary": "Accept-Language"})
     if not shared:
-        return HTMLResponse(body, headers=PRIVATE_PAGE_HEADERS)
+        return html_response(request, body, headers=PRIVATE_PAGE_HEADERS)
     etag = cache.etag(name, PageStamp(Stamp.of(view.media), view.has_file), *shown)
     cache.put(etag, body)
-    return HTMLResponse(body, headers={"ETag": etag, **PAGE_HEADERS})
+    return html_response(request, body, headers={"ETag": etag, **PAGE_HEADERS})
 
 
 async def page_not_found(request: Request) -> Response:

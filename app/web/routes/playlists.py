@@ -23,6 +23,7 @@ from app.config import Settings
 from app.errors import Problem
 from app.library import Library
 from app.media.durations import format_duration, iso_duration
+from app.web.compression import html_response
 from app.web.embedding import DEFAULT_WIDTH, iframe, thumbnail_size
 from app.web.i18n import Catalogue
 from app.web.player_view import PlayerView, build_view
@@ -122,8 +123,8 @@ async def playlist_page(request: Request, name: str, playlist_id: str) -> Respon
 
     found, body = await anyio.to_thread.run_sync(build)
     if not found:
-        return HTMLResponse(body, 404, headers={"Vary": "Accept-Language"})
-    return HTMLResponse(body, headers=HEADERS)
+        return html_response(request, body, 404, headers={"Vary": "Accept-Language"})
+    return html_response(request, body, headers=HEADERS)
 
 
 @router.get("/playlists/{playlist_id}", response_class=HTMLResponse)

@@ -5,6 +5,7 @@ from starlette.responses import Response
 
 from app.errors import Problem
 from app.web.assets import Asset
+from app.web.compression import accepts_gzip
 
 router = APIRouter(include_in_schema=False)
 YEAR = "public, max-age=31536000, immutable"
@@ -20,7 +21,7 @@ def serve(request: Request, asset: Asset | None, cache: str) -> Response:
     if request.headers.get("if-none-match") == headers["ETag"]:
         return Response(status_code=304, headers=headers)
     body = asset.body
-    if asset.gzipped and "gzip" in request.headers.get("accept-encoding", ""):
+    if asset.gzipped and accepts_gzip(request):
         body = asset.gzipped
         headers["Content-Encoding"] = "gzip"
     if request.method == "HEAD":
