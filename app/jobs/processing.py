@@ -33,7 +33,14 @@ from app.media.renditions import (
 from app.metrics import CLIPS_FAILED
 from app.speech.models import ModelError
 from app.speech.tracks import SpeechTimeout, aligned_track_isolated, automatic_track_isolated
-from app.storage.base import MissingKey, RemoteFile, Storage, StorageError, media_key
+from app.storage.base import (
+    MissingKey,
+    RemoteFile,
+    Storage,
+    StorageError,
+    StorageFull,
+    media_key,
+)
 
 log = logging.getLogger("amps")
 COPY_CHUNK = 1024 * 1024
@@ -285,7 +292,7 @@ class Processor:
         try:
             for size in STILLS if media.kind == "video" else ["full"]:
                 stored_poster(self.storage, media, source, self.settings.transcode_timeout, size)
-        except PosterError as exc:
+        except (PosterError, StorageFull) as exc:  # a full quota is no reason to fail the clip
             log.warning("no poster for %s: %s", media.id, exc)
 
     def _fail(self, media_id: str, reason: str) -> None:
