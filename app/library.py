@@ -384,24 +384,43 @@ class Library:
         """Probe the pending file and store it under its clip's key; the record is the caller's."""
         try:
             checked = check_fields(fields)
+        except BaseException:
+            self.storage.discard(pending)
+            raise
+        media = self._record(self._probed(pending, quick), pending, filename, checked)
+        self._commit(pending, media.storage_key, media.mime_type)
+        return media
+
+    def _probed(
+        self,
+        pending: Pending,
+        quick: bool = False,
+        check: Callable[[ProbeResult], None] | None = None,
+    ) -> ProbeResult:
+        """The pending file probed (and `check`ed); refused (415/422) or failing, it is gone."""
+        try:
             pending.flush()
             result = self._probe(pending, quick)
+            if check is not None:
+                check(result)
         except ProbeError as exc:
             self.storage.discard(pending)
             raise Problem(exc.status, str(exc), field="file") from exc
         except BaseException:
             self.storage.discard(pending)
             raise
-        media = self._record(result, pending, filename, checked)
+        return result
+
+    def _commit(self, pending: Pending, key: str, mime_type: str) -> None:
+        """The pending file stored whole under `key` (507 past the quota); else it is gone."""
         try:
-            self.storage.commit(pending, media.storage_key, media.mime_type)
+            self.storage.commit(pending, key, mime_type)
         except StorageFull as exc:
             self.storage.discard(pending)
             raise Problem(507, STORAGE_FULL, field="file") from exc
         except BaseException:
             self.storage.discard(pending)
             raise
-        return media
 
     def _probe(self, pending: Pending, quick: bool = False) -> ProbeResult:
         """What the file is, read where it was stored: a temp file or a temp object. `quick`
@@ -513,16 +532,7 @@ class Library:
     def _add_version(self, media: Media, role: str, pending: Pending) -> Version:
         """Probe, check and store a version of the clip, replacing the one of that role (its
         files go once the new one is recorded); nothing is kept when it is refused."""
-        try:
-            pending.flush()
-            result = self._probe(pending)
-            version_fits(role, media, result)
-        except ProbeError as exc:
-            self.storage.discard(pending)
-            raise Problem(exc.status, str(exc), field="file") from exc
-        except BaseException:
-            self.storage.discard(pending)
-            raise
+        result = self._probed(pending, check=lambda probed: version_fits(role, media, probed))
         name = f"version-{role}-{secrets.token_hex(4)}{result.extension}"
         version = Version(
             media_id=media.id, role=role, kind=result.kind, duration=result.duration,
@@ -530,14 +540,7 @@ class Library:
             width=result.width, height=result.height, sha256=pending.digest,
             storage_key=media_key(media.id, name),
         )  # fmt: skip
-        try:
-            self.storage.commit(pending, version.storage_key, version.mime_type)
-        except StorageFull as exc:
-            self.storage.discard(pending)
-            raise Problem(507, STORAGE_FULL, field="file") from exc
-        except BaseException:
-            self.storage.discard(pending)
-            raise
+        self._commit(pending, version.storage_key, version.mime_type)
         try:
             earlier = self.catalog.put_version(version)
         except UnknownMedia:

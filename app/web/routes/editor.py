@@ -127,15 +127,9 @@ async def save_edit(
     media_id: str, track_id: str, request: Request, library: LibraryDep, settings: SettingsDep
 ) -> Response:
     page = await load(request, library, media_id, track_id)
-    try:
-        items = await read_form(request, settings)
-    except Problem as exc:
-        message = page.t("editor_form_too_large" if exc.status == 413 else "editor_form_stalled")
-        page.errors, page.summary = {"amps-form": message}, [("amps-form", message)]
-        return render(request, page, exc.status if page.track else 404)
-    form = dict(items)
-    page.rows = rows_from_form(items)
-    page.reviewed = form.get("reviewed") == "1"
+    form = await posted(request, page, settings)
+    if isinstance(form, Response):
+        return form
     if page.track is None or page.media is None:
         return render(request, page, 404)
     if (refused := await authorised(request, page, settings, form)) is not None:
@@ -161,14 +155,9 @@ async def restore(
 ) -> Response:
     """The edit form's "Restore" button posts the whole form here (the token with it)."""
     page = await load(request, library, media_id, track_id)
-    try:
-        items = await read_form(request, settings)
-    except Problem as exc:
-        message = page.t("editor_form_too_large" if exc.status == 413 else "editor_form_stalled")
-        page.errors, page.summary = {"amps-form": message}, [("amps-form", message)]
-        return render(request, page, exc.status if page.track else 404)
-    form = dict(items)
-    page.rows, page.reviewed = rows_from_form(items), form.get("reviewed") == "1"
+    form = await posted(request, page, settings)
+    if isinstance(form, Response):
+        return form
     if page.track is None:
         return render(request, page, 404)
     if (refused := await authorised(request, page, settings, form)) is not None:
@@ -177,6 +166,22 @@ async def restore(
     if restored is None:  # nothing machine-made to restore: the page shows the track as it is
         return done(page, "")
     return done(page, "restored")
+
+
+async def posted(
+    request: Request, page: EditorPage, settings: Settings
+) -> dict[str, str] | Response:
+    """The posted form, its rows and review mark put back into the page (shown again if it
+    is refused); the page itself when the form could not be read."""
+    try:
+        items = await read_form(request, settings)
+    except Problem as exc:
+        message = page.t("editor_form_too_large" if exc.status == 413 else "editor_form_stalled")
+        page.errors, page.summary = {"amps-form": message}, [("amps-form", message)]
+        return render(request, page, exc.status if page.track else 404)
+    form = dict(items)
+    page.rows, page.reviewed = rows_from_form(items), form.get("reviewed") == "1"
+    return form
 
 
 def done(page: EditorPage, what: str) -> Response:
