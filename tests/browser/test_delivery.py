@@ -215,3 +215,39 @@ def test_the_described_version_of_a_laddered_clip(
         assert page.is_hidden("[data-menu=quality]")
     finally:
         httpx.delete(f"{library.url}/api/media/{laddered.id}/versions/described", timeout=30)
+
+
+# Where the 720p file played last, and every switch of file with the time it happened at.
+WATCH_SWITCHES = """
+window.__last = 0; window.__switches = [];
+document.addEventListener("timeupdate", (e) => {
+  const m = e.target, file = m.currentSrc.split("/").pop();
+  if (file == "720p.mp4" && m.currentTime) window.__last = m.currentTime; // not the reset to 0
+}, true);
+document.addEventListener("loadedmetadata", (e) => {
+  window.__switches.push(e.target.currentSrc.split("/").pop());
+}, true);
+"""
+
+
+def test_auto_steps_down_after_stalls_from_the_same_moment(
+    new_page: Callable[..., Page], laddered: Clip
+) -> None:
+    """A link too slow for 720p: after two stalls Auto plays a lower rendition, from where
+    the reader was, still playing; the quality button says so."""
+    rates = {r["name"]: r["bitrate"] for r in laddered.record["renditions"]}
+    page = new_page()  # 1280 px wide: Auto starts at 720p
+    page.add_init_script(WATCH_SWITCHES)
+    throttle(page, download_kbps=0.6 * rates["720p"] / 1000, latency_ms=80)
+    page.goto(laddered.embed, wait_until="commit")
+    page.wait_for_selector("[data-amps-player].amps-scripted", timeout=30_000)
+    assert playing_file(page) == "720p.mp4"
+    page.click("[data-control=play]")
+    state = wait_for_media(page, "!m.currentSrc.endsWith('/720p.mp4')", timeout=90)
+    last = page.evaluate("window.__last")
+    assert last > 0.5, "it stepped down before playing"
+    lower = playing_file(page)
+    assert lower in ("360p.mp4", "240p.mp4"), state
+    state = wait_for_media(page, f"!m.paused && m.currentTime > {last}", timeout=60)
+    assert state["currentTime"] < last + 6, (last, state)  # from there, not from the start
+    assert ax_one(page, "button", f"Quality: Auto ({lower.removesuffix('.mp4')})")
