@@ -36,6 +36,7 @@ from bench._support import (  # noqa: E402
     AmpsServer,
     _ffmpeg,
     free_port,
+    machine_load,
     sigterm_as_interrupt,
     temp_dir,
 )
@@ -205,7 +206,11 @@ def ladder_cost(source: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    rounds = parser.parse_args().rounds
+    parser.add_argument(
+        "--only", choices=["controls", "playback"], help="one part (the ladder cost is skipped)"
+    )
+    options = parser.parse_args()
+    rounds, only = options.rounds, options.only
     sigterm_as_interrupt()  # the server and browser are stopped on SIGTERM too
     source = source_clip()
     with temp_dir("amps-bench-delivery-") as work:
@@ -219,6 +224,7 @@ def main() -> int:
                 if record["renditions"]:
                     break
                 time.sleep(1)
+            print(machine_load())
             print("ladder:", ", ".join(f"{r['name']} {r['bitrate'] // 1000} kbit/s"
                                        for r in record["renditions"]))  # fmt: skip
             small_poster = f"{record['urls']['poster']}?size=small"
@@ -229,7 +235,7 @@ def main() -> int:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 print("\ntime until the custom controls work (median of "
                       f"{rounds}, cold cache):")  # fmt: skip
-                for name, link in LINKS.items():
+                for name, link in LINKS.items() if only != "playback" else []:
                     times: dict[str, list[float]] = {p: [] for p in pages}
                     for _ in range(rounds):
                         for player, url in pages.items():  # alternating
@@ -238,7 +244,7 @@ def main() -> int:
                     print(f"  {name:>20}: {cells}")
                 print("\n400 px embed, autoplay: first frame, stalls and media played in 25 s:")
                 embed = f"{server.base}/embed/{clip.id}?autoplay=1"
-                for name, link in PLAY_LINKS.items():
+                for name, link in PLAY_LINKS.items() if only != "controls" else []:
                     for label, quality in (("single 720p", "720p"), ("ladder (Auto)", None)):
                         got = playback(browser, embed, link, quality)
                         print(f"  {name:>10} {label:>14}: first frame {got['first']:.2f} s, "
@@ -247,7 +253,9 @@ def main() -> int:
                 browser.close()
         finally:
             server.stop()
-    print(f"\nladder encoding: {ladder_cost(source):.1f} CPU-seconds per minute of 720p video")
+    if only is None:
+        cost = ladder_cost(source)
+        print(f"\nladder encoding: {cost:.1f} CPU-seconds per minute of 720p video")
     return 0
 
 
