@@ -1,6 +1,5 @@
 """Shared fixtures: test media generated once per machine, settings and apps per test."""
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,29 +94,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         subprocess.run([ROOT / "scripts" / "build-player.sh"], check=True)
 
 
-DOCKER_TESTS = "tests/test_docker_image.py"
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop in this thread and a
     driver process alive for the session, which TestClient and the child-process checks
-    of the other tests must not meet. The image's tests after them: its build starts in the
-    background as the session begins (below), and has the whole session to finish."""
-    items.sort(
-        key=lambda item: (
-            item.nodeid.startswith(DOCKER_TESTS),
-            item.nodeid.startswith("tests/browser/"),
-        )
-    )
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start building the image when its tests are among those that will run (after -k)."""
-    wanted = any(item.nodeid.startswith(DOCKER_TESTS) for item in session.items)
-    if wanted and os.geteuid() == 0:
-        from tests.test_docker_image import start_build
-
-        start_build()
+    of the other tests must not meet."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/browser/"))
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,8 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,35 +99,9 @@ def image_id(name: str) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
-_build: "Future[ImageConfig] | None" = None
-
-
-def start_build() -> "Future[ImageConfig]":
-    """Build the image in a background thread (podman does the work): tests/conftest.py
-    starts it as the session begins, so its minutes (several on a machine without the base
-    or the layers cached) overlap the other tests instead of adding to them."""
-    global _build
-    if _build is None:
-        future: Future[ImageConfig] = Future()
-
-        def work() -> None:
-            try:
-                future.set_result(build_image())
-            except BaseException as exc:  # handed to the test that waits for it
-                future.set_exception(exc)
-
-        threading.Thread(target=work, name="amps-image-build", daemon=True).start()
-        _build = future
-    return _build
-
-
 @pytest.fixture(scope="module")
 def image() -> ImageConfig:
     """The Dockerfile built from the local base; the image's config (user, env, command)."""
-    return start_build().result(timeout=1200)
-
-
-def build_image() -> ImageConfig:
     for tool in ("podman", "buildah", "debootstrap", "unshare", "chroot"):
         assert shutil.which(tool), f"{tool} is missing: run `make install` as root"
     base = base_image()
