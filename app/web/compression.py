@@ -27,14 +27,24 @@ def accepts_gzip(request: Request) -> bool:
     return False
 
 
+def gzipped(body: bytes) -> bytes | None:
+    """The body gzipped, or None when it is too small to gain."""
+    return gzip.compress(body, LEVEL, mtime=0) if len(body) >= MIN_SIZE else None
+
+
 def html_response(
-    request: Request, body: bytes, status: int = 200, headers: Mapping[str, str] | None = None
+    request: Request,
+    body: bytes,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    compressed: bytes | None = None,
 ) -> HTMLResponse:
     """A rendered page, gzipped when the client takes it (an embed's 9 KB become about 3 KB:
-    what a slow link waits for before the player can start)."""
+    what a slow link waits for before the player can start). `compressed`: the body gzipped
+    once already (the page cache keeps both)."""
     sent = dict(headers or {})
     sent["Vary"] = ", ".join(filter(None, [sent.get("Vary", ""), "Accept-Encoding"]))
-    if len(body) >= MIN_SIZE and accepts_gzip(request):
-        body = gzip.compress(body, LEVEL, mtime=0)
+    if accepts_gzip(request) and (packed := compressed or gzipped(body)) is not None:
+        body = packed
         sent["Content-Encoding"] = "gzip"
     return HTMLResponse(body, status, headers=sent)

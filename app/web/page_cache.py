@@ -20,6 +20,7 @@ from app.catalog.database import Busy, Stamp
 from app.storage.base import Storage
 from app.storage.local import LocalStorage
 from app.storage.s3 import S3Storage
+from app.web.compression import gzipped
 
 MAX_PAGES = 512  # about 12 KB each: a few MB per process at most
 MAX_BATCH = 500  # ids per catalog query
@@ -50,7 +51,7 @@ class PageCache:
     def __init__(self, version: str, size: int = MAX_PAGES) -> None:
         self.version = version  # templates, translations, static assets, page settings
         self.size = size
-        self._pages: OrderedDict[str, bytes] = OrderedDict()
+        self._pages: OrderedDict[str, tuple[bytes, bytes | None]] = OrderedDict()
 
     def etag(self, page: str, stamp: PageStamp, *parts: object) -> str:
         """The page's strong ETag: the clip's stamp, the request's options, our version."""
@@ -58,13 +59,19 @@ class PageCache:
         return f'"{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}"'
 
     def get(self, etag: str) -> bytes | None:
-        body = self._pages.get(etag)
-        if body is not None:
-            self._pages.move_to_end(etag)
-        return body
+        return self.get_both(etag)[0]
+
+    def get_both(self, etag: str) -> tuple[bytes | None, bytes | None]:
+        """The page and its gzipped copy (None when too small to gain), gzipped once at put:
+        a repeat view then costs no compression."""
+        both = self._pages.get(etag)
+        if both is None:
+            return None, None
+        self._pages.move_to_end(etag)
+        return both
 
     def put(self, etag: str, body: bytes) -> None:
-        self._pages[etag] = body
+        self._pages[etag] = (body, gzipped(body))
         self._pages.move_to_end(etag)
         while len(self._pages) > self.size:
             self._pages.popitem(last=False)

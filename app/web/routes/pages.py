@@ -98,9 +98,9 @@ async def player_page(
         if_none_match = ", ".join(request.headers.getlist("if-none-match"))
         if etag_listed(if_none_match, etag.strip('"'), weak_ok=True):
             return Response(status_code=304, headers=headers)
-        cached = cache.get(etag)
+        cached, compressed = cache.get_both(etag)
         if cached is not None:
-            return html_response(request, cached, headers=headers)
+            return html_response(request, cached, headers=headers, compressed=compressed)
     library: Library = state.library
     templates: Jinja2Templates = state.templates
 
@@ -122,7 +122,8 @@ async def player_page(
         return html_response(request, body, headers=PRIVATE_PAGE_HEADERS)
     etag = cache.etag(name, PageStamp(Stamp.of(view.media), view.has_file), *shown)
     cache.put(etag, body)
-    return html_response(request, body, headers={"ETag": etag, **PAGE_HEADERS})
+    headers = {"ETag": etag, **PAGE_HEADERS}
+    return html_response(request, body, headers=headers, compressed=cache.get_both(etag)[1])
 
 
 async def page_not_found(request: Request) -> Response:
