@@ -2,6 +2,8 @@
 // rendition from the rendered size, devicePixelRatio and the connection, and steps down after
 // repeated stalls; native HLS only where the browser is trusted with it. No menu, no ladder.
 
+import { linkSpeed } from "./link.js";
+
 const STALLS = 2; // stalls within STALL_WINDOW ms that make "Auto" step down
 const STALL_WINDOW = 30000;
 
@@ -31,9 +33,9 @@ export default function quality(ctl) {
     const top = videos[videos.length - 1];
     const shown = Math.min(media.clientHeight || Infinity, media.clientWidth * top.height / top.width);
     let want = (shown || top.height) * (window.devicePixelRatio || 1);
-    const link = navigator.connection || {};
-    if (link.saveData || /2g$/.test(link.effectiveType || "")) want = 0;
-    else if (link.effectiveType == "3g") want = Math.min(want, 360);
+    const speed = linkSpeed();
+    if (speed == "none") want = 0;
+    else if (speed == "slow") want = Math.min(want, 360);
     const allowed = videos.filter((v) => v.height <= cap);
     const pool = allowed.length ? allowed : videos.slice(0, 1);
     return pool.find((v) => v.height >= want * 0.9) || pool[pool.length - 1];
